@@ -6,6 +6,9 @@ import { defineConfig } from 'vitest/config';
  */
 export default defineConfig({
   test: {
+    // two cores: test files run two at a time; integration tests use their own random names
+    maxWorkers: 2,
+    minWorkers: 1,
     projects: [
       {
         test: {
@@ -21,9 +24,6 @@ export default defineConfig({
           environment: 'node',
           testTimeout: 60_000,
           hookTimeout: 120_000,
-          // two cores: integration files run two at a time, each with its own random names
-          maxWorkers: 2,
-          minWorkers: 1,
         },
       },
     ],

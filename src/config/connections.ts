@@ -96,7 +96,8 @@ export function loadConnections(env: NodeJS.ProcessEnv = process.env): Readonly<
   const parsed = connectionsSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    const path = (issue?.path ?? []).join('.');
+    // the first two segments name the setting (a list index may follow, e.g. kafka.brokers.0)
+    const path = (issue?.path ?? []).slice(0, 2).join('.');
     const variable = Object.entries(VARIABLES).find(([, [p]]) => p === path)?.[0] ?? path;
     throw new DsrCdcError('CONFIG_INVALID', `${variable}: ${issue?.message ?? 'invalid value'}`, {
       field: variable,

@@ -1,0 +1,289 @@
+/**
+ * loadConfig(): reads one YAML file, applies `DSR_CDC__*` env overlays, validates, resolves secret
+ * references and returns a deeply frozen Config. Together with connections.ts it is the only
+ * reader of the environment and of secret files; everything else receives the Config.
+ *
+ * Env overlays: a variable `DSR_CDC__<SEG>__<SEG>...` sets the config value at that path.
+ * - A segment matches a field ignoring case and underscores (`CLIENT_ID` → `clientId`); under a
+ *   named map such as `sources` it matches an entry of the file the same way (`APP_DB` → `app_db`).
+ *   An unknown field or entry, or a path that ends on a section, is an error naming the variable.
+ * - The value is coerced by the schema type at the path: string/enum/secret as is; number via
+ *   Number(); boolean only `true`/`false`; list split on `,`, items trimmed, empty items dropped.
+ * - An overlay replaces the file's value; a secret set by overlay must still be a reference.
+ * Secret references: `${env:NAME}` must be set and non-empty; `${file:/abs}` must be readable and
+ * non-empty once one trailing newline is removed.
+ */
+import { readFileSync } from 'node:fs';
+import { LineCounter, parseDocument } from 'yaml';
+import { z } from 'zod';
+import { DsrCdcError } from '../errors.js';
+import { type Config, configSchema, Secret, type SecretResolver } from './schema.js';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export interface LoadConfigOptions {
+  path: string;
+  env: Env;
+  /** Reads the config file and `${file:...}` secrets; defaults to fs.readFileSync as UTF-8. */
+  readFile?: (path: string) => string;
+}
+
+export const OVERLAY_PREFIX = 'DSR_CDC__';
+
+export function loadConfig({ path, env, readFile = readUtf8 }: LoadConfigOptions): Config {
+  let text: string;
+  try {
+    text = readFile(path);
+  } catch (error) {
+    throw new DsrCdcError('CONFIG_INVALID', `cannot read config file ${path} (${errorCode(error)})`, {
+      cause: error,
+    });
+  }
+  const schema = configSchema(secretResolver(env, readFile));
+  const raw = applyOverlays(parseYaml(path, text), env, schema);
+  const parsed = schema.safeParse(raw, { error: describeIssue });
+  if (!parsed.success) {
+    const problems = parsed.error.issues.flatMap(toProblems);
+    const lines = problems.map((problem) => `${problem.path}: ${problem.text}`);
+    throw invalid(`invalid config ${path}`, lines, problems[0]?.path);
+  }
+  return deepFreeze(parsed.data) as Config;
+}
+
+/** A plain copy of the config with every secret replaced by its masked form, for printing. */
+export function maskSecrets(config: Config): unknown {
+  return mask(config);
+}
+
+function mask(value: unknown): unknown {
+  if (value instanceof Secret) return value.masked;
+  if (Array.isArray(value)) return value.map(mask);
+  if (isRecord(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, mask(v)]));
+  return value;
+}
+
+function readUtf8(path: string): string {
+  return readFileSync(path, 'utf8');
+}
+
+function secretResolver(env: Env, readFile: (path: string) => string): SecretResolver {
+  return (reference) => {
+    if (reference.kind === 'env') {
+      const value = env[reference.name];
+      if (value === undefined) return { problem: `environment variable ${reference.name} is not set` };
+      if (value === '') return { problem: `environment variable ${reference.name} is empty` };
+      return { value };
+    }
+    let value: string;
+    try {
+      value = readFile(reference.path).replace(/\r?\n$/, '');
+    } catch (error) {
+      return { problem: `cannot read secret file ${reference.path} (${errorCode(error)})` };
+    }
+    return value === '' ? { problem: `secret file ${reference.path} is empty` } : { value };
+  };
+}
+
+function parseYaml(path: string, text: string): unknown {
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (document.errors.length > 0) {
+    const problems = document.errors.map((error) => {
+      const { line, col } = lineCounter.linePos(error.pos[0]);
+      return `line ${line}, column ${col}: ${error.message}`;
+    });
+    throw invalid(`invalid YAML in config file ${path}`, problems, undefined);
+  }
+  return document.toJS();
+}
+
+function applyOverlays(raw: unknown, env: Env, schema: z.ZodType): unknown {
+  const names = Object.keys(env)
+    .filter((name) => name.startsWith(OVERLAY_PREFIX) && env[name] !== undefined)
+    .sort();
+  if (names.length === 0) return raw;
+  const root = raw ?? {};
+  const failed = names.flatMap((name) => {
+    const problem = applyOverlay(root, name, env[name] as string, schema);
+    return problem === undefined ? [] : [{ name, problem }];
+  });
+  if (failed.length > 0) {
+    const lines = failed.map(({ name, problem }) => `${name}: ${problem}`);
+    throw invalid('invalid config overlay', lines, failed[0]?.name);
+  }
+  return root;
+}
+
+/** Sets one overlay in place; returns what is wrong with it, if anything. */
+function applyOverlay(root: unknown, name: string, value: string, rootSchema: z.ZodType): string | undefined {
+  const segments = name.slice(OVERLAY_PREFIX.length).split('__');
+  const last = segments.pop() as string;
+  let node = root;
+  let schema = unwrap(rootSchema);
+  const path: string[] = [];
+  for (const segment of segments) {
+    const field = fieldOf(node, schema, segment, path);
+    if ('problem' in field) return field.problem;
+    node = field.node[field.key] ??= {};
+    schema = field.schema;
+  }
+  const field = fieldOf(node, schema, last, path);
+  if ('problem' in field) return field.problem;
+  if (field.schema instanceof z.ZodObject || field.schema instanceof z.ZodRecord) {
+    return `${formatPath(path)} is a section; name a field inside it`;
+  }
+  const coerced = coerce(value, field.schema);
+  if ('problem' in coerced) return coerced.problem;
+  field.node[field.key] = coerced.value;
+  return undefined;
+}
+
+type Field = { node: Record<string, unknown>; key: string; schema: z.ZodType } | { problem: string };
+
+/** Finds the key `segment` names under `node` and its schema; appends the key to `path`. */
+function fieldOf(node: unknown, schema: z.ZodType, segment: string, path: string[]): Field {
+  if (!isRecord(node)) return { problem: `${formatPath(path)} in the config file is not a mapping` };
+  const matches = (key: string) => normalise(key) === normalise(segment);
+  if (schema instanceof z.ZodObject) {
+    const key = Object.keys(schema.shape).find(matches);
+    if (key === undefined) return { problem: `no field matching '${segment}' in ${formatPath(path)}` };
+    path.push(key);
+    return { node, key, schema: unwrap(schema.shape[key] as z.ZodType) };
+  }
+  if (schema instanceof z.ZodRecord) {
+    const key = Object.keys(node).find(matches);
+    if (key === undefined) {
+      return { problem: `no entry matching '${segment}' in ${formatPath(path)} of the config file` };
+    }
+    path.push(key);
+    return { node, key, schema: unwrap(schema.valueType as z.ZodType) };
+  }
+  return { problem: `${formatPath(path)} has no fields` };
+}
+
+function coerce(text: string, schema: z.ZodType): { value: unknown } | { problem: string } {
+  if (schema instanceof z.ZodNumber) {
+    const value = Number(text);
+    return text.trim() !== '' && Number.isFinite(value) ? { value } : { problem: 'expected a number' };
+  }
+  if (schema instanceof z.ZodBoolean) {
+    return text === 'true' || text === 'false'
+      ? { value: text === 'true' }
+      : { problem: 'expected true or false' };
+  }
+  if (schema instanceof z.ZodArray) {
+    const element = unwrap(schema.element as z.ZodType);
+    const items = text
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item !== '')
+      .map((item) => coerce(item, element));
+    const failed = items.find((item) => 'problem' in item);
+    return failed ?? { value: items.map((item) => ('value' in item ? item.value : undefined)) };
+  }
+  return { value: text };
+}
+
+/** The schema that decides a value's shape: optional/default wrappers and transforms peeled off. */
+function unwrap(schema: z.ZodType): z.ZodType {
+  if (schema instanceof z.ZodOptional || schema instanceof z.ZodDefault)
+    return unwrap(schema.unwrap() as z.ZodType);
+  if (schema instanceof z.ZodPipe) return unwrap(schema.in as z.ZodType);
+  return schema;
+}
+
+function normalise(key: string): string {
+  return key.toLowerCase().replaceAll('_', '');
+}
+
+const TYPE_NAMES: Record<string, string> = {
+  array: 'a list',
+  object: 'a mapping',
+  record: 'a mapping',
+  string: 'a string',
+  number: 'a number',
+  int: 'an integer',
+  boolean: 'true or false',
+};
+
+/** zod error map: turns an issue into "what was expected". Schema-level messages take precedence. */
+function describeIssue(issue: z.core.$ZodRawIssue): string | undefined {
+  switch (issue.code) {
+    case 'invalid_type': {
+      const expected = TYPE_NAMES[issue.expected] ?? issue.expected;
+      if (issue.input === undefined) return `required, expected ${expected}`;
+      if (issue.expected === 'int' && typeof issue.input === 'number') return `expected ${expected}`;
+      return `expected ${expected}, got ${describeInput(issue.input)}`;
+    }
+    case 'too_small':
+      if (issue.origin === 'string' && Number(issue.minimum) === 1) return 'expected a non-empty string';
+      if (issue.origin === 'array') return `expected at least ${issue.minimum} item(s)`;
+      return `expected ${issue.inclusive ? 'at least' : 'more than'} ${issue.minimum}`;
+    case 'too_big':
+      if (issue.origin === 'array') return `expected at most ${issue.maximum} item(s)`;
+      return `expected ${issue.inclusive ? 'at most' : 'less than'} ${issue.maximum}`;
+    case 'invalid_format':
+      return issue.format === 'url' ? 'expected a URL' : undefined;
+    case 'invalid_value': {
+      const values = issue.values.map((value) => JSON.stringify(value));
+      return values.length === 1 ? `expected ${values[0]}` : `expected one of ${values.join(', ')}`;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** Names the type of a bad input, never its value: it may be a secret pasted into the wrong field. */
+function describeInput(input: unknown): string {
+  if (input === null) return 'null';
+  if (Array.isArray(input)) return 'a list';
+  if (typeof input === 'object') return 'a mapping';
+  return `a ${typeof input}`;
+}
+
+interface Problem {
+  path: string;
+  text: string;
+}
+
+function toProblems(issue: z.core.$ZodIssue): Problem[] {
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => ({ path: formatPath([...issue.path, key]), text: 'unknown field' }));
+  }
+  if (issue.code === 'invalid_key') {
+    return [{ path: formatPath(issue.path), text: issue.issues[0]?.message ?? issue.message }];
+  }
+  return [{ path: formatPath(issue.path), text: issue.message }];
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return '(root)';
+  return path
+    .map((segment, index) =>
+      typeof segment === 'number' ? `[${segment}]` : `${index === 0 ? '' : '.'}${String(segment)}`,
+    )
+    .join('');
+}
+
+function invalid(heading: string, lines: string[], field: string | undefined): DsrCdcError {
+  return new DsrCdcError('CONFIG_INVALID', `${heading}:\n${lines.map((line) => `  ${line}`).join('\n')}`, {
+    field,
+  });
+}
+
+function errorCode(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' ? code : 'unreadable';
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}

@@ -1,0 +1,159 @@
+/**
+ * The pipeline config: one zod schema that is both the validator and, through `configJsonSchema()`,
+ * the published JSON Schema. Pure: resolving secret references needs env and files, so the schema
+ * is built around a resolver that `loadConfig()` (the only reader of both) hands in.
+ */
+import { z } from 'zod';
+
+/** `${env:NAME}` or `${file:/absolute/path}`: the only accepted form of a secret in the config. */
+export const SECRET_REFERENCE = /^\$\{(env):([A-Za-z_][A-Za-z0-9_]*)\}$|^\$\{(file):(\/[^}]*)\}$/;
+
+export type SecretReference = { kind: 'env'; name: string } | { kind: 'file'; path: string };
+
+/** Returns the secret's value, or what went wrong naming the variable or path (never a value). */
+export type SecretResolver = (reference: SecretReference) => { value: string } | { problem: string };
+
+/**
+ * A resolved secret. The value is reachable only through `reveal()`; serialising or printing a
+ * Secret (JSON, util.inspect, template strings, pino) yields the masked form naming its reference.
+ */
+export class Secret {
+  readonly reference: string;
+  readonly #value: string;
+
+  constructor(reference: string, value: string) {
+    this.reference = reference;
+    this.#value = value;
+  }
+
+  reveal(): string {
+    return this.#value;
+  }
+
+  get masked(): string {
+    return `*** (${this.reference})`;
+  }
+
+  toString(): string {
+    return this.masked;
+  }
+
+  toJSON(): string {
+    return this.masked;
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return this.masked;
+  }
+}
+
+export function parseSecretReference(text: string): SecretReference | undefined {
+  const match = SECRET_REFERENCE.exec(text);
+  if (!match) return undefined;
+  return match[1] === 'env' ? { kind: 'env', name: match[2] ?? '' } : { kind: 'file', path: match[4] ?? '' };
+}
+
+const nonEmpty = z.string().min(1);
+/** Postgres folds unquoted names to lower case; slot names allow only these characters anyway. */
+const pgName = z
+  .string()
+  .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lower-case Postgres name (a-z, 0-9, _; at most 63)');
+
+const SECRET_FORMS = '${env:NAME} or ${file:/path}';
+
+function secretSchema(resolve: SecretResolver) {
+  return z
+    .string()
+    .regex(SECRET_REFERENCE, `plaintext secrets are refused; use ${SECRET_FORMS}`)
+    .meta({ description: `A secret reference, ${SECRET_FORMS}; plaintext is refused.` })
+    .transform((text, ctx) => {
+      const reference = parseSecretReference(text) as SecretReference;
+      const resolved = resolve(reference);
+      if ('problem' in resolved) {
+        ctx.issues.push({ code: 'custom', message: resolved.problem, input: text });
+        return z.NEVER;
+      }
+      return new Secret(text, resolved.value);
+    });
+}
+
+/**
+ * The config schema. Objects are strict, so a misspelt key is an error rather than silently ignored.
+ * Later issues extend it; keep every field documented with `.meta({ description })` where its
+ * meaning is not obvious, since that text ends up in the JSON Schema.
+ */
+export function configSchema(resolve: SecretResolver) {
+  const secret = secretSchema(resolve);
+  return z.strictObject({
+    pipeline: z.strictObject({
+      name: z
+        .string()
+        .regex(/^[A-Za-z0-9._-]+$/, "expected letters, digits, '.', '_' or '-'")
+        .meta({ description: 'Names this pipeline in client ids, consumer groups and logs.' }),
+    }),
+    kafka: z.strictObject({
+      brokers: z.array(z.string().regex(/^[^:\s]+:\d+$/, 'expected host:port')).min(1),
+      clientId: nonEmpty,
+      ssl: z.boolean().optional(),
+      sasl: z
+        .strictObject({
+          mechanism: z.enum(['scram-sha-256', 'scram-sha-512']),
+          username: nonEmpty,
+          password: secret,
+        })
+        .optional(),
+    }),
+    registry: z.strictObject({
+      url: z.url().meta({ description: 'Base URL of the Confluent-compatible Schema Registry API.' }),
+      auth: z.strictObject({ username: nonEmpty, password: secret }).optional(),
+    }),
+    sources: z.record(
+      z
+        .string()
+        .regex(/^[a-z][a-z0-9_]*$/, 'expected a source name of a-z, 0-9 and _ (it appears in topic names)'),
+      z.strictObject({
+        kind: z.literal('postgres'),
+        connection: z.strictObject({
+          host: nonEmpty,
+          port: z.number().int().min(1).max(65535),
+          database: nonEmpty,
+          user: nonEmpty,
+          password: secret,
+          sslmode: z.enum(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full']).optional(),
+        }),
+        publication: pgName,
+        slot: pgName,
+        tables: z.strictObject({
+          include: z
+            .array(nonEmpty)
+            .min(1)
+            .meta({ description: "Tables to capture: 'schema.table' or 'schema.*'." }),
+          exclude: z.array(nonEmpty).default([]),
+        }),
+      }),
+    ),
+    log: z
+      .strictObject({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      })
+      .default({ level: 'info' }),
+  });
+}
+
+export type ConfigSchema = ReturnType<typeof configSchema>;
+/** The loaded config: validated, secrets resolved into `Secret`s, deeply frozen. */
+export type Config = DeepReadonly<z.output<ConfigSchema>>;
+
+type DeepReadonly<T> = T extends Secret
+  ? T
+  : T extends readonly (infer E)[]
+    ? readonly DeepReadonly<E>[]
+    : T extends object
+      ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+      : T;
+
+/** JSON Schema (draft 2020-12) of the config file as written, i.e. with secret references. */
+export function configJsonSchema(): Record<string, unknown> {
+  const neverCalled: SecretResolver = () => ({ problem: 'not resolved' });
+  return z.toJSONSchema(configSchema(neverCalled), { io: 'input' });
+}
