@@ -71,6 +71,7 @@ async function bringUp(service: Service): Promise<void> {
         `last lines of ${service.logFile}:\n  ${logTail(service)}`,
     );
   }
+  await service.configure?.();
   say(service, `healthy at ${service.address}`);
 }
 

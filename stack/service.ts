@@ -31,6 +31,8 @@ export interface Service {
   /** Starts the process; the caller then polls health(). */
   start(): Promise<void>;
   health(): Promise<Health>;
+  /** Settings applied once the service is healthy (idempotent), if any. */
+  configure?(): Promise<void>;
   /** Stops the process `up` started, if any; returns whether there was one. */
   stop(): Promise<boolean>;
 }

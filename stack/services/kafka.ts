@@ -126,7 +126,10 @@ export function kafkaService(): Service {
       try {
         await admin.connect();
         const cluster = await admin.describeCluster();
-        return { healthy: true, detail: `KRaft cluster ${cluster.clusterId}, ${cluster.brokers.length} broker` };
+        return {
+          healthy: true,
+          detail: `KRaft cluster ${cluster.clusterId}, ${cluster.brokers.length} broker`,
+        };
       } catch (error) {
         return { healthy: false, detail: (error as Error).message };
       } finally {

@@ -32,8 +32,7 @@ export function postgresService(connections: Connections['postgres'] = loadConne
   const logFile = stateDir('postgres', 'postgres.log');
   const asUser = systemUser();
 
-  const pgCtl = (...args: string[]) =>
-    run(binary('pg_ctl'), ['-D', dataDir, ...args], { asUser });
+  const pgCtl = (...args: string[]) => run(binary('pg_ctl'), ['-D', dataDir, ...args], { asUser });
 
   const adminClient = (database = 'postgres') =>
     new pg.Client({
@@ -83,12 +82,18 @@ export function postgresService(connections: Connections['postgres'] = loadConne
     await run(
       binary('initdb'),
       [
-        '-D', dataDir,
-        '-U', connections.adminUser,
-        '--pwfile', pwFile,
-        '--auth', 'scram-sha-256',
-        '--encoding', 'UTF8',
-        '--locale', 'C.UTF-8',
+        '-D',
+        dataDir,
+        '-U',
+        connections.adminUser,
+        '--pwfile',
+        pwFile,
+        '--auth',
+        'scram-sha-256',
+        '--encoding',
+        'UTF8',
+        '--locale',
+        'C.UTF-8',
       ],
       { asUser },
     );

@@ -82,6 +82,16 @@ export function registryService(): Service {
         ? { healthy: true, detail: 'Confluent-compatible API answers' }
         : { healthy: false, detail: status === 0 ? 'no answer' : `GET /subjects answered ${status}` };
     },
+    async configure() {
+      // Confluent's default: a new schema version must read data written with the previous one
+      const response = await fetch(`${base}/apis/ccompat/v7/config`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
+        body: JSON.stringify({ compatibility: 'BACKWARD' }),
+        signal: AbortSignal.timeout(5_000),
+      });
+      if (!response.ok) throw new Error(`setting BACKWARD compatibility answered ${response.status}`);
+    },
     stop: () => stopDaemon(pidFile, 20_000),
   };
 }

@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LOCAL_PORTS } from '../../src/config/connections.js';
-import { httpStatus, run, runningPid, startDaemon, stopDaemon } from '../process.js';
+import { httpStatus, run, runningPid, StackError, startDaemon, stopDaemon } from '../process.js';
 import { type Health, PROJECT_ROOT, type Service, stateDir } from '../service.js';
 import { fingerprint } from './java.js';
 
@@ -30,14 +30,25 @@ export function snowflakeService(): Service {
     prerequisites: () => [
       {
         command: 'python3',
-        install: 'install Python 3.10+ with venv, e.g. `apt-get install python3 python3-venv`',
+        install: 'install Python 3.11+ with venv (fakesnow needs 3.11), e.g. `apt-get install python3 python3-venv`',
       },
     ],
     async prepare() {
       const wanted = fingerprint(REQUIREMENTS);
       if (existsSync(stamp) && readFileSync(stamp, 'utf8') === wanted) return;
+      await run('python3', ['-c', 'import sys; sys.exit(sys.version_info < (3, 11))']).catch(() => {
+        throw new StackError('python3 is older than 3.11, which fakesnow needs: install Python 3.11+');
+      });
       if (!existsSync(python)) await run('python3', ['-m', 'venv', venv]);
-      await run(python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '-r', REQUIREMENTS]);
+      await run(python, [
+        '-m',
+        'pip',
+        'install',
+        '--quiet',
+        '--disable-pip-version-check',
+        '-r',
+        REQUIREMENTS,
+      ]);
       writeFileSync(stamp, wanted);
     },
     running: async () => runningPid(pidFile) !== undefined,
