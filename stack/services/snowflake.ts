@@ -30,7 +30,8 @@ export function snowflakeService(): Service {
     prerequisites: () => [
       {
         command: 'python3',
-        install: 'install Python 3.11+ with venv (fakesnow needs 3.11), e.g. `apt-get install python3 python3-venv`',
+        install:
+          'install Python 3.11+ with venv (fakesnow needs 3.11), e.g. `apt-get install python3 python3-venv`',
       },
     ],
     async prepare() {
