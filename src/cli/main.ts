@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { type ErrorCode, isDsrCdcError } from '../errors.js';
 import { configCheck } from './commands/config-check.js';
+import { sourceRun } from './commands/source-run.js';
 
 /** What commands get from the process, passed in so that tests can run the CLI in-process. */
 export interface CliContext {
@@ -20,6 +21,7 @@ export interface CliContext {
 /** Command groups (`dsr-cdc <group> <command>`), created on demand by the commands that use them. */
 const GROUPS = {
   config: 'validate and inspect the pipeline config',
+  source: 'run change-data-capture sources',
 } as const;
 
 /** One command file's export: the group it belongs to (none: top level) and how to build it. */
@@ -28,7 +30,7 @@ export interface CliCommand {
   build(context: CliContext): Command;
 }
 
-const COMMANDS: readonly CliCommand[] = [configCheck];
+const COMMANDS: readonly CliCommand[] = [configCheck, sourceRun];
 
 const USER_MISTAKES: ReadonlySet<ErrorCode> = new Set(['CONFIG_INVALID', 'PREREQUISITE_MISSING']);
 

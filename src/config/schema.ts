@@ -130,6 +130,38 @@ export function configSchema(resolve: SecretResolver) {
             .meta({ description: "Tables to capture: 'schema.table' or 'schema.*'." }),
           exclude: z.array(nonEmpty).default([]),
         }),
+        snapshot: z
+          .strictObject({
+            mode: z.enum(['initial', 'never', 'initial_only']).default('initial').meta({
+              description:
+                'initial: read existing rows once, then stream; never: stream only; initial_only: read and stop.',
+            }),
+            chunkRows: z.number().int().min(100).max(1_000_000).default(10_000),
+          })
+          .default({ mode: 'initial', chunkRows: 10_000 }),
+        heartbeatIntervalMs: z.number().int().min(100).default(10_000).meta({
+          description: 'How often an idle stream confirms the server position, so WAL does not pile up.',
+        }),
+        batch: z
+          .strictObject({
+            maxMessages: z.number().int().min(1).default(5_000),
+            maxBytes: z
+              .number()
+              .int()
+              .min(1024)
+              .default(4 * 1024 * 1024),
+            lingerMs: z.number().int().min(0).max(10_000).default(5),
+            maxBufferedMessages: z.number().int().min(1).default(50_000).meta({
+              description:
+                'Backpressure: intake waits while this many events are not yet acknowledged by Kafka.',
+            }),
+          })
+          .default({
+            maxMessages: 5_000,
+            maxBytes: 4 * 1024 * 1024,
+            lingerMs: 5,
+            maxBufferedMessages: 50_000,
+          }),
       }),
     ),
     log: z

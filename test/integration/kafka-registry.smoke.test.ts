@@ -66,7 +66,9 @@ describe('kafka + schema registry (real broker, Apicurio ccompat API)', () => {
   });
 
   it('round-trips an Avro message registered, encoded and decoded by schema id', async () => {
-    expect(await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true })).toBe(true);
+    expect(await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true })).toBe(
+      true,
+    );
     const { id } = await registry.register(
       { type: SchemaType.AVRO, schema: JSON.stringify(personV1) },
       { subject },

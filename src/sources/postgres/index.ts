@@ -1,0 +1,88 @@
+/**
+ * Wiring of a Postgres replication source from the validated config: clients, contracts,
+ * supervision. The only place that turns config into the source's plain settings.
+ */
+import pg from 'pg';
+import type { Config } from '../../config/schema.js';
+import { DsrCdcError } from '../../errors.js';
+import { ContractCatalog } from '../../events/contracts.js';
+import { loadTypes } from '../../events/pg-catalog.js';
+import { createRegistry } from '../../events/registry.js';
+import { createKafka } from '../../kafka/client.js';
+import { loadTopicFamilies } from '../../kafka/topics.js';
+import { child, type Logger } from '../../observability/logger.js';
+import { supervise } from '../supervise.js';
+import type { PostgresSourceSettings } from './settings.js';
+import { EXACT_TEXT_OPTIONS, PostgresSource } from './source.js';
+
+export function postgresSourceSettings(config: Config, name: string): PostgresSourceSettings {
+  const source = config.sources[name];
+  if (!source) {
+    const known = Object.keys(config.sources);
+    throw new DsrCdcError(
+      'CONFIG_INVALID',
+      `no source '${name}' in the config; configured sources: ${known.length > 0 ? known.join(', ') : 'none'}`,
+      { field: 'sources' },
+    );
+  }
+  const { connection } = source;
+  return {
+    name,
+    connection: {
+      host: connection.host,
+      port: connection.port,
+      database: connection.database,
+      user: connection.user,
+      password: connection.password.reveal(),
+      connectionTimeoutMillis: 10_000,
+      ...(connection.sslmode && connection.sslmode !== 'disable'
+        ? {
+            ssl: {
+              rejectUnauthorized: connection.sslmode === 'verify-full' || connection.sslmode === 'verify-ca',
+            },
+          }
+        : {}),
+    },
+    publication: source.publication,
+    slot: source.slot,
+    include: [...source.tables.include],
+    exclude: [...source.tables.exclude],
+    snapshot: source.snapshot.mode,
+    snapshotChunkRows: source.snapshot.chunkRows,
+    heartbeatIntervalMs: source.heartbeatIntervalMs,
+    batching: {
+      maxBatchMessages: source.batch.maxMessages,
+      maxBatchBytes: source.batch.maxBytes,
+      lingerMs: source.batch.lingerMs,
+      maxBufferedMessages: source.batch.maxBufferedMessages,
+    },
+  };
+}
+
+/** Runs source `name` until `signal` aborts or it fails for good. */
+export async function runPostgresSource(
+  config: Config,
+  name: string,
+  logger: Logger,
+  signal: AbortSignal,
+): Promise<void> {
+  const settings = postgresSourceSettings(config, name);
+  const log = child(logger, 'source').child({ source: name });
+  const catalogPool = new pg.Pool({ ...settings.connection, options: EXACT_TEXT_OPTIONS, max: 2 });
+  const contracts = new ContractCatalog({
+    registry: createRegistry(config.registry),
+    types: (oids) => loadTypes(catalogPool, oids),
+    families: loadTopicFamilies(),
+    source: { connector: 'postgres', name, db: String(settings.connection.database) },
+  });
+  const kafka = createKafka(config.kafka, log);
+  try {
+    await supervise(
+      () => new PostgresSource(settings, { kafka, contracts, logger: log, signal }).run(),
+      log,
+      signal,
+    );
+  } finally {
+    await catalogPool.end();
+  }
+}

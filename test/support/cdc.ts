@@ -1,0 +1,249 @@
+/**
+ * Test harness for the replication source: a scratch table set with its publication, a source
+ * wired to the real stack, a consumer that decodes every event through the registry, and a
+ * cleanup that removes slot, publication, tables, topics and subjects.
+ */
+import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { type Kafka, Kafka as KafkaClient, logLevel } from 'kafkajs';
+import pg from 'pg';
+import { loadConnections } from '../../src/config/connections.js';
+import { ContractCatalog } from '../../src/events/contracts.js';
+import type { ChangeEnvelope } from '../../src/events/envelope.js';
+import { loadTypes } from '../../src/events/pg-catalog.js';
+import { avroTypeOptions } from '../../src/events/pg-types.js';
+import { DEFAULT_BATCHING } from '../../src/kafka/batching-producer.js';
+import { loadTopicFamilies, topicSpec } from '../../src/kafka/topics.js';
+import { createLogger } from '../../src/observability/logger.js';
+import type { PostgresSourceSettings } from '../../src/sources/postgres/settings.js';
+import { EXACT_TEXT_OPTIONS, PostgresSource } from '../../src/sources/postgres/source.js';
+import { uniqueName } from './names.js';
+import { clientConfig, connect } from './postgres.js';
+
+export interface DecodedEvent {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: Record<string, unknown> | null;
+  value: ChangeEnvelope;
+}
+
+export function kafkaClient(): Kafka {
+  return new KafkaClient({
+    clientId: uniqueName('test'),
+    brokers: loadConnections().kafka.brokers,
+    logLevel: logLevel.NOTHING,
+  });
+}
+
+export function registryClient(): SchemaRegistry {
+  return new SchemaRegistry(
+    { host: loadConnections().registry.url },
+    { [SchemaType.AVRO]: avroTypeOptions() },
+  );
+}
+
+/** A scratch CDC setup: unique source, slot and publication names, and the admin connection. */
+export class CdcFixture {
+  readonly source = uniqueName('src');
+  readonly slot = uniqueName('slot');
+  readonly publication = uniqueName('pub');
+  readonly tables: string[] = [];
+  admin!: pg.Client;
+  readonly kafka = kafkaClient();
+  readonly registry = registryClient();
+
+  async open(): Promise<void> {
+    this.admin = await connect('admin');
+  }
+
+  /** Creates `public.<prefix>_<random>` with the given column definitions; returns its name. */
+  async table(prefix: string, columns: string): Promise<string> {
+    const name = uniqueName(prefix);
+    await this.admin.query(`CREATE TABLE public.${name} (${columns})`);
+    this.tables.push(name);
+    return name;
+  }
+
+  /** The publication is created by the tables' owner, as in production (see README). */
+  async publish(): Promise<void> {
+    await this.admin.query(
+      `CREATE PUBLICATION ${this.publication} FOR TABLE ${this.tables.map((t) => `public.${t}`).join(', ')}`,
+    );
+  }
+
+  topic(table: string): string {
+    return topicSpec(loadTopicFamilies(), 'cdc', { source: this.source, schema: 'public', table }).name;
+  }
+
+  settings(overrides: Partial<PostgresSourceSettings> = {}): PostgresSourceSettings {
+    return {
+      name: this.source,
+      connection: clientConfig('pipeline'),
+      publication: this.publication,
+      slot: this.slot,
+      include: this.tables.map((t) => `public.${t}`),
+      exclude: [],
+      snapshot: 'initial',
+      snapshotChunkRows: 1_000,
+      heartbeatIntervalMs: 500,
+      batching: { ...DEFAULT_BATCHING, lingerMs: 2 },
+      ...overrides,
+    };
+  }
+
+  /** Starts a source in this process; `stop()` aborts it and waits for it to end. */
+  start(overrides: Partial<PostgresSourceSettings> = {}): RunningSource {
+    const settings = this.settings(overrides);
+    const controller = new AbortController();
+    const pool = new pg.Pool({ ...settings.connection, options: EXACT_TEXT_OPTIONS, max: 2 });
+    const contracts = new ContractCatalog({
+      registry: this.registry,
+      types: (oids) => loadTypes(pool, oids),
+      families: loadTopicFamilies(),
+      source: { connector: 'postgres', name: this.source, db: loadConnections().postgres.database },
+    });
+    const source = new PostgresSource(settings, {
+      kafka: this.kafka,
+      contracts,
+      logger: createLogger({
+        level: process.env.DSR_CDC_TEST_LOG === 'debug' ? 'debug' : 'warn',
+        component: 'test-source',
+      }),
+      signal: controller.signal,
+    });
+    const done = source.run().finally(() => pool.end());
+    done.catch(() => undefined);
+    return {
+      source,
+      done,
+      stop: async () => {
+        controller.abort();
+        await done;
+      },
+    };
+  }
+
+  /** Polls until the source holds its slot open (it is streaming). */
+  async waitStreaming(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const { rows } = await this.admin.query(
+        'SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active',
+        [this.slot],
+      );
+      if (rows.length > 0) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`slot ${this.slot} did not become active within ${timeoutMs} ms`);
+  }
+
+  /** The source creates its topics at start; readers wait for them instead of failing. */
+  async waitForTopics(topics: string[], timeoutMs: number): Promise<void> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const existing = new Set(await admin.listTopics());
+        if (topics.every((t) => existing.has(t))) return;
+        if (Date.now() > deadline) throw new Error(`topics ${topics.join(', ')} were not created`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /** Reads every event of `topics` from the beginning until `enough` holds (or fails after timeout). */
+  async readUntil(
+    topics: string[],
+    enough: (events: DecodedEvent[]) => boolean,
+    timeoutMs = 45_000,
+  ): Promise<DecodedEvent[]> {
+    await this.waitForTopics(topics, timeoutMs);
+    const consumer = this.kafka.consumer({ groupId: uniqueName('test-reader') });
+    const events: DecodedEvent[] = [];
+    await consumer.connect();
+    try {
+      for (const topic of topics) await consumer.subscribe({ topic, fromBeginning: true });
+      let settle: (error?: unknown) => void = () => undefined;
+      const done = new Promise<void>((resolve, reject) => {
+        settle = (error) => (error === undefined ? resolve() : reject(error));
+      });
+      await consumer.run({
+        eachMessage: async ({ topic, partition, message }) => {
+          try {
+            events.push({
+              topic,
+              partition,
+              offset: message.offset,
+              key: message.key
+                ? ((await this.registry.decode(message.key)) as Record<string, unknown>)
+                : null,
+              value: (await this.registry.decode(message.value as Buffer)) as ChangeEnvelope,
+            });
+            if (enough(events)) settle();
+          } catch (error) {
+            settle(error);
+          }
+        },
+      });
+      const timeout = new Promise<never>((_, reject) =>
+        setTimeout(
+          () => reject(new Error(`only ${events.length} events arrived within ${timeoutMs} ms`)),
+          timeoutMs,
+        ),
+      );
+      await Promise.race([done, timeout]);
+      return events;
+    } finally {
+      await consumer.disconnect();
+    }
+  }
+
+  async close(): Promise<void> {
+    const topics = this.tables.map((t) => this.topic(t));
+    await this.admin
+      .query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1', [
+        this.slot,
+      ])
+      .catch(() => undefined);
+    await this.admin.query(`DROP PUBLICATION IF EXISTS ${this.publication}`).catch(() => undefined);
+    for (const table of this.tables) await this.admin.query(`DROP TABLE IF EXISTS public.${table} CASCADE`);
+    await this.admin.end();
+    const admin = this.kafka.admin();
+    await admin.connect();
+    const existing = new Set(await admin.listTopics());
+    await admin.deleteTopics({ topics: topics.filter((t) => existing.has(t)) }).catch(() => undefined);
+    await admin.disconnect();
+    const url = loadConnections().registry.url;
+    for (const topic of topics) {
+      for (const subject of [`${topic}-key`, `${topic}-value`]) {
+        await fetch(`${url}/subjects/${subject}`, { method: 'DELETE' }).catch(() => undefined);
+        await fetch(`${url}/subjects/${subject}?permanent=true`, { method: 'DELETE' }).catch(() => undefined);
+      }
+    }
+  }
+}
+
+export interface RunningSource {
+  source: PostgresSource;
+  done: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The latest event per key (by commitLsn, then seq), deletes removing the key: a table's state. */
+export function finalState(events: DecodedEvent[], keyOf: (key: Record<string, unknown>) => string) {
+  const ordered = [...events].sort((a, b) => {
+    const [x, y] = [a.value.source, b.value.source];
+    const byLsn = (x.commitLsn ?? 0n) - (y.commitLsn ?? 0n);
+    return byLsn !== 0n ? (byLsn < 0n ? -1 : 1) : x.seq < y.seq ? -1 : x.seq > y.seq ? 1 : 0;
+  });
+  const state = new Map<string, Record<string, unknown>>();
+  for (const event of ordered) {
+    if (event.value.op === 't') state.clear();
+    else if (event.key && event.value.op === 'd') state.delete(keyOf(event.key));
+    else if (event.key && event.value.after) state.set(keyOf(event.key), event.value.after);
+  }
+  return state;
+}

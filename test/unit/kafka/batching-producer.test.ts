@@ -1,0 +1,121 @@
+import type { Producer, ProducerBatch } from 'kafkajs';
+import { describe, expect, it } from 'vitest';
+import { BatchingProducer } from '../../../src/kafka/batching-producer.js';
+
+/** A fake kafkajs producer whose acknowledgements the test releases by hand. */
+function fakeProducer() {
+  const sent: ProducerBatch[] = [];
+  const pending: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  const producer = {
+    sendBatch: (batch: ProducerBatch) =>
+      new Promise((resolve, reject) => {
+        sent.push(batch);
+        pending.push({ resolve: () => resolve([]), reject });
+      }),
+  } as unknown as Producer;
+  const ackNext = async () => {
+    pending.shift()?.resolve();
+    await new Promise((r) => setImmediate(r));
+  };
+  const failNext = async () => {
+    pending.shift()?.reject(new Error('broker gone'));
+    await new Promise((r) => setImmediate(r));
+  };
+  return { producer, sent, ackNext, failNext, inFlight: () => pending.length };
+}
+
+const msg = (topic: string, n: number) => ({ topic, key: Buffer.from(`k${n}`), value: Buffer.from(`v${n}`) });
+const keysOf = (batch: ProducerBatch | undefined) =>
+  batch?.topicMessages?.flatMap((t) => t.messages.map((m) => `${t.topic}:${String(m.key)}`));
+
+describe('BatchingProducer', () => {
+  it('sends full batches in enqueue order, one in flight, and reports durable tickets in order', async () => {
+    const fake = fakeProducer();
+    const producer = new BatchingProducer(fake.producer, {
+      maxBatchMessages: 2,
+      maxBatchBytes: 1e9,
+      lingerMs: 10_000,
+      maxBufferedMessages: 100,
+    });
+    const durable: number[] = [];
+    producer.onDurable((t) => durable.push(t));
+    for (let n = 1; n <= 5; n++) await producer.enqueue(msg(n % 2 ? 'a' : 'b', n));
+
+    expect(fake.inFlight()).toBe(1); // the second full batch waits for the first
+    expect(keysOf(fake.sent[0])).toEqual(['a:k1', 'b:k2']);
+    expect(producer.durableTicket).toBe(0);
+    await fake.ackNext();
+    expect(producer.durableTicket).toBe(2);
+    // grouped per topic for the request; order within each topic (and so each partition) is kept
+    expect(keysOf(fake.sent[1])).toEqual(['a:k3', 'a:k5', 'b:k4']);
+    await fake.ackNext();
+    expect(durable).toEqual([2, 5]);
+  });
+
+  it('sends a partial batch after the linger time', async () => {
+    const fake = fakeProducer();
+    const producer = new BatchingProducer(fake.producer, {
+      maxBatchMessages: 100,
+      maxBatchBytes: 1e9,
+      lingerMs: 5,
+      maxBufferedMessages: 100,
+    });
+    await producer.enqueue(msg('a', 1));
+    expect(fake.sent).toHaveLength(0);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(fake.sent).toHaveLength(1);
+  });
+
+  it('makes enqueue wait while the buffer of undurable messages is full', async () => {
+    const fake = fakeProducer();
+    const producer = new BatchingProducer(fake.producer, {
+      maxBatchMessages: 2,
+      maxBatchBytes: 1e9,
+      lingerMs: 10_000,
+      maxBufferedMessages: 2,
+    });
+    await producer.enqueue(msg('a', 1));
+    await producer.enqueue(msg('a', 2));
+    let third = false;
+    const blocked = producer.enqueue(msg('a', 3)).then(() => {
+      third = true;
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(third).toBe(false);
+    await fake.ackNext();
+    await blocked;
+    expect(third).toBe(true);
+  });
+
+  it('fails every later call after a batch fails, and never reports anything after it durable', async () => {
+    const fake = fakeProducer();
+    const producer = new BatchingProducer(fake.producer, {
+      maxBatchMessages: 1,
+      maxBatchBytes: 1e9,
+      lingerMs: 10_000,
+      maxBufferedMessages: 100,
+    });
+    await producer.enqueue(msg('a', 1));
+    await producer.enqueue(msg('a', 2));
+    await fake.failNext();
+    expect(producer.durableTicket).toBe(0);
+    await expect(producer.enqueue(msg('a', 3))).rejects.toThrow(/did not acknowledge a batch of 1 messages/);
+    await expect(producer.flush()).rejects.toMatchObject({ code: 'CONNECTION_FAILED', retryable: true });
+  });
+
+  it('flush resolves once everything enqueued is durable', async () => {
+    const fake = fakeProducer();
+    const producer = new BatchingProducer(fake.producer, {
+      maxBatchMessages: 2,
+      maxBatchBytes: 1e9,
+      lingerMs: 10_000,
+      maxBufferedMessages: 100,
+    });
+    for (let n = 1; n <= 3; n++) await producer.enqueue(msg('a', n));
+    const flushed = producer.flush();
+    await fake.ackNext();
+    await fake.ackNext();
+    await flushed;
+    expect(producer.durableTicket).toBe(3);
+  });
+});
