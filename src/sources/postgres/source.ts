@@ -12,7 +12,7 @@
  * it after a backoff and streaming resumes from the slot. Events after the last acknowledged
  * transaction may then be produced again: duplicates are identified by commitLsn + seq.
  */
-import type { Kafka, Producer } from 'kafkajs';
+import { type Kafka, Partitioners, type Producer } from 'kafkajs';
 import pg from 'pg';
 import { LogicalReplicationService } from 'pg-logical-replication';
 import { DsrCdcError } from '../../errors.js';
@@ -81,6 +81,8 @@ export class PostgresSource {
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
+      // murmur2 of the key bytes, as in the Java client: a key's partition does not depend on the producer
+      createPartitioner: Partitioners.DefaultPartitioner,
     });
     try {
       const tables = await inspectSource(client, this.settings);
