@@ -68,6 +68,26 @@ export class PostgresSource {
     this.connection = { ...settings.connection, options: EXACT_TEXT_OPTIONS };
   }
 
+  /**
+   * WAL the slot holds back, in bytes: how far the confirmed position trails the server's current
+   * position. Exposed for the metrics endpoint; undefined when the slot does not exist.
+   */
+  async slotLagBytes(): Promise<number | undefined> {
+    const client = new pg.Client(this.connection);
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ lag: string | null }>(
+        `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::text AS lag
+           FROM pg_replication_slots WHERE slot_name = $1`,
+        [this.settings.slot],
+      );
+      const lag = rows[0]?.lag;
+      return lag === undefined || lag === null ? undefined : Number(lag);
+    } finally {
+      await client.end();
+    }
+  }
+
   private get sourceId(): string {
     return `postgres/${this.settings.name}`;
   }
@@ -329,6 +349,15 @@ export class PostgresSource {
       }
     });
     service.on('error', (error: Error) => fail(error));
+    // An idle stream asks the server for a keepalive (its current position) every heartbeat
+    // interval instead of waiting for the server's own, which comes every wal_sender_timeout / 2.
+    const heartbeat = setInterval(() => {
+      const idle =
+        !inTransaction && commits.length === 0 && batching.durableTicket >= batching.enqueuedTicket;
+      if (idle && !failure) {
+        service.acknowledge(formatLsn(this.stats.ackedLsn), true).catch((error: Error) => fail(error));
+      }
+    }, this.settings.heartbeatIntervalMs);
 
     const onAbort = () => {
       batching
@@ -342,6 +371,7 @@ export class PostgresSource {
       const plugin = new RawPgoutputPlugin({ publicationNames: [this.settings.publication] });
       await service.subscribe(plugin, this.settings.slot).catch((error: unknown) => fail(error));
     } finally {
+      clearInterval(heartbeat);
       signal.removeEventListener('abort', onAbort);
       await service.stop().catch(() => undefined);
     }

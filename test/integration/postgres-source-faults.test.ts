@@ -1,0 +1,99 @@
+/**
+ * What the source does when the world changes under it: an idle captured table on a busy
+ * database, a contract change the registry rejects, a dropped publication.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CdcFixture } from '../support/cdc.js';
+import { uniqueName } from '../support/names.js';
+
+describe('postgres source faults', () => {
+  let fx: CdcFixture;
+  const extraTables: string[] = [];
+
+  beforeEach(async () => {
+    fx = new CdcFixture();
+    await fx.open();
+  });
+
+  afterEach(async () => {
+    for (const table of extraTables.splice(0)) await fx.admin.query(`DROP TABLE IF EXISTS ${table}`);
+    await fx.close();
+  });
+
+  it('keeps the slot moving while its tables are idle and the database is busy', async () => {
+    await fx.table('idle', 'id int PRIMARY KEY');
+    await fx.publish();
+    const running = fx.start({ snapshot: 'never', heartbeatIntervalMs: 200 });
+    try {
+      await fx.waitStreaming();
+      const busy = uniqueName('busy');
+      extraTables.push(busy);
+      await fx.admin.query(`CREATE TABLE ${busy} (id serial PRIMARY KEY, pad text)`);
+      const start = await lsn(fx);
+      // WAL the source does not capture: without heartbeats the slot would hold all of it
+      for (let i = 0; i < 20; i++) {
+        await fx.admin.query(
+          `INSERT INTO ${busy} (pad) SELECT repeat('x', 500) FROM generate_series(1, 500)`,
+        );
+      }
+      const written = await lsn(fx);
+      // well inside wal_sender_timeout / 2 (30 s), when the server would send a keepalive unasked
+      const deadline = Date.now() + 8_000;
+      let confirmed = false;
+      while (!confirmed && Date.now() < deadline) {
+        // a keepalive carries the server's position; an idle source confirms it
+        const { rows } = await fx.admin.query<{ ok: boolean }>(
+          'SELECT confirmed_flush_lsn >= $2::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $1',
+          [fx.slot, written],
+        );
+        confirmed = rows[0]?.ok === true;
+        if (!confirmed) await new Promise((r) => setTimeout(r, 200));
+      }
+      expect({ start, written, confirmed }).toMatchObject({ confirmed: true });
+      // and the metric the admin API will expose agrees
+      expect(await running.source.slotLagBytes()).toBeLessThan(16 * 1024 * 1024);
+    } finally {
+      await running.stop();
+    }
+  });
+
+  it('stops with CONTRACT_REJECTED when the registry refuses a changed table contract', async () => {
+    const table = await fx.table('contract', 'id int PRIMARY KEY, amount int');
+    await fx.publish();
+    const running = fx.start({ snapshot: 'never' });
+    await fx.waitStreaming();
+    await fx.admin.query(`INSERT INTO ${table} VALUES (1, 10)`);
+    await fx.readUntil([fx.topic(table)], (events) => events.length >= 1);
+    // int → text cannot read old data under BACKWARD compatibility
+    await fx.admin.query(`ALTER TABLE ${table} ALTER COLUMN amount TYPE text`);
+    await fx.admin.query(`INSERT INTO ${table} VALUES (2, 'twenty')`);
+    await expect(running.done).rejects.toMatchObject({
+      code: 'CONTRACT_REJECTED',
+      message: expect.stringMatching(new RegExp(`${fx.topic(table)}-value.*compatib`, 's')),
+    });
+    // the rejected change was not acknowledged: the slot still holds it for a fixed restart
+    const { rows } = await fx.admin.query<{ behind: boolean }>(
+      'SELECT confirmed_flush_lsn < pg_current_wal_lsn() AS behind FROM pg_replication_slots WHERE slot_name = $1',
+      [fx.slot],
+    );
+    expect(rows[0]?.behind).toBe(true);
+  });
+
+  it('stops with a clear error when its publication is dropped mid-stream', async () => {
+    const table = await fx.table('dropped', 'id int PRIMARY KEY');
+    await fx.publish();
+    const running = fx.start({ snapshot: 'never' });
+    await fx.waitStreaming();
+    await fx.admin.query(`DROP PUBLICATION ${fx.publication}`);
+    await fx.admin.query(`INSERT INTO ${table} VALUES (1)`);
+    await expect(running.done).rejects.toMatchObject({
+      retryable: false,
+      message: expect.stringMatching(/publication .* does not exist/),
+    });
+  });
+});
+
+async function lsn(fx: CdcFixture): Promise<string> {
+  const { rows } = await fx.admin.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+  return rows[0]?.lsn ?? '0/0';
+}
