@@ -26,6 +26,19 @@ export default defineConfig({
           hookTimeout: 120_000,
         },
       },
+      {
+        // tests that take a service of the shared stack away: one at a time, after all others
+        test: {
+          name: 'disruptive',
+          include: ['test/disruptive/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 300_000,
+          hookTimeout: 180_000,
+          pool: 'forks',
+          poolOptions: { forks: { singleFork: true } },
+          sequence: { groupOrder: 1 },
+        },
+      },
     ],
   },
 });

@@ -4,15 +4,15 @@
  * snapshot and while streaming — and restarted each time. In the end every committed change is
  * in Kafka in commit order per key, and duplicates are exact copies identified by commitLsn + seq.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadConnections } from '../../src/config/connections.js';
 import { CdcFixture, type DecodedEvent, finalState } from '../support/cdc.js';
 import { clientConfig } from '../support/postgres.js';
+import { spawnSource, waitFor, writeSourceConfig } from '../support/source-process.js';
 
 const KILLS = 5;
 const KEYS = 300;
@@ -36,22 +36,7 @@ describe('replication source under kill -9', () => {
   });
 
   function startSource(configPath: string): ChildProcess {
-    const c = loadConnections();
-    const child = spawn(
-      process.execPath,
-      ['bin/dsr-cdc.js', 'source', 'run', fx.source, '--config', configPath],
-      {
-        env: { ...process.env, DSR_CDC_TEST_PG_PASSWORD: c.postgres.password },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      },
-    );
-    let stderr = '';
-    child.stderr?.on('data', (chunk: Buffer) => {
-      stderr = (stderr + chunk.toString()).slice(-4_000);
-    });
-    child.once('exit', (code, signal) => {
-      if (code !== 0 && signal !== 'SIGKILL') process.stderr.write(`source exited ${code}: ${stderr}\n`);
-    });
+    const child = spawnSource(fx, configPath);
     children.push(child);
     return child;
   }
@@ -62,27 +47,7 @@ describe('replication source under kill -9', () => {
       `INSERT INTO ${table} SELECT g, 1, repeat('x', 50) FROM generate_series(1, ${PRELOADED}) g`,
     );
     await fx.publish();
-    const c = loadConnections();
-    const configPath = join(dir, 'dsr-cdc.yaml');
-    writeFileSync(
-      configPath,
-      [
-        'pipeline: { name: crash-test }',
-        `kafka: { brokers: [${c.kafka.brokers.join(', ')}], clientId: crash-test }`,
-        `registry: { url: ${c.registry.url} }`,
-        'sources:',
-        `  ${fx.source}:`,
-        '    kind: postgres',
-        `    connection: { host: ${c.postgres.host}, port: ${c.postgres.port}, database: ${c.postgres.database}, user: ${c.postgres.user}, password: "\${env:DSR_CDC_TEST_PG_PASSWORD}" }`,
-        `    publication: ${fx.publication}`,
-        `    slot: ${fx.slot}`,
-        `    tables: { include: [public.${table}] }`,
-        '    snapshot: { mode: initial, chunkRows: 1000 }',
-        '    heartbeatIntervalMs: 500',
-        'log: { level: warn }',
-        '',
-      ].join('\n'),
-    );
+    const configPath = writeSourceConfig(fx, dir, [table]);
 
     let child = startSource(configPath);
     // writers start once the slot exists, so every change they commit is after the consistent point
@@ -244,14 +209,6 @@ async function slotRow(fx: CdcFixture, lsn?: string) {
     [fx.slot, lsn ?? '0/0'],
   );
   return rows[0];
-}
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs: number, message: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(message);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 /** Every event of the topic: as many as its high watermarks say there are. */

@@ -1,0 +1,69 @@
+/**
+ * The source as a real process (`bin/dsr-cdc.js source run`), for tests that kill it or take
+ * services away under it. The config is written like a user would write it, the password as an
+ * `${env:...}` reference.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConnections } from '../../src/config/connections.js';
+import type { CdcFixture } from './cdc.js';
+
+/** Writes a config capturing `tables` of the fixture into `dir`; returns its path. */
+export function writeSourceConfig(fx: CdcFixture, dir: string, tables: string[]): string {
+  const c = loadConnections();
+  const path = join(dir, 'dsr-cdc.yaml');
+  writeFileSync(
+    path,
+    [
+      'pipeline: { name: process-test }',
+      `kafka: { brokers: [${c.kafka.brokers.join(', ')}], clientId: process-test }`,
+      `registry: { url: ${c.registry.url} }`,
+      'sources:',
+      `  ${fx.source}:`,
+      '    kind: postgres',
+      `    connection: { host: ${c.postgres.host}, port: ${c.postgres.port}, database: ${c.postgres.database}, user: ${c.postgres.user}, password: "\${env:DSR_CDC_TEST_PG_PASSWORD}" }`,
+      `    publication: ${fx.publication}`,
+      `    slot: ${fx.slot}`,
+      `    tables: { include: [${tables.map((t) => `public.${t}`).join(', ')}] }`,
+      '    snapshot: { mode: initial, chunkRows: 1000 }',
+      '    heartbeatIntervalMs: 500',
+      'log: { level: warn }',
+      '',
+    ].join('\n'),
+  );
+  return path;
+}
+
+/** Starts `dsr-cdc source run`; its stderr tail is printed if it exits with an error. */
+export function spawnSource(fx: CdcFixture, configPath: string): ChildProcess {
+  const child = spawn(
+    process.execPath,
+    ['bin/dsr-cdc.js', 'source', 'run', fx.source, '--config', configPath],
+    {
+      env: { ...process.env, DSR_CDC_TEST_PG_PASSWORD: loadConnections().postgres.password },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4_000);
+  });
+  child.once('exit', (code, signal) => {
+    if (code !== 0 && signal !== 'SIGKILL') process.stderr.write(`source exited ${code}: ${stderr}\n`);
+  });
+  return child;
+}
+
+/** Polls `check` every 200 ms until it holds; throws `message` after `timeoutMs`. */
+export async function waitFor(
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  message: string,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(message);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
