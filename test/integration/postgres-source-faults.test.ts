@@ -2,9 +2,13 @@
  * What the source does when the world changes under it: an idle captured table on a busy
  * database, a contract change the registry rejects, a dropped publication.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CdcFixture } from '../support/cdc.js';
 import { uniqueName } from '../support/names.js';
+import { spawnSource, waitFor, writeSourceConfig } from '../support/source-process.js';
 
 describe('postgres source faults', () => {
   let fx: CdcFixture;
@@ -54,6 +58,43 @@ describe('postgres source faults', () => {
       expect(await running.source.slotLagBytes()).toBeLessThan(16 * 1024 * 1024);
     } finally {
       await running.stop();
+    }
+  });
+
+  it('reconnects with backoff when its replication connection is killed, and loses nothing', async () => {
+    const table = await fx.table('reconnect', 'id int PRIMARY KEY');
+    await fx.publish();
+    const dir = mkdtempSync(join(tmpdir(), 'dsr-cdc-reconnect-'));
+    const child = spawnSource(fx, writeSourceConfig(fx, dir, [table]));
+    try {
+      await fx.waitStreaming(60_000);
+      await fx.admin.query(`INSERT INTO ${table} SELECT g FROM generate_series(1, 100) g`);
+      const { rows: killed } = await fx.admin.query<{ done: boolean }>(
+        'SELECT pg_terminate_backend(active_pid) AS done FROM pg_replication_slots WHERE slot_name = $1',
+        [fx.slot],
+      );
+      expect(killed[0]?.done).toBe(true);
+      await fx.admin.query(`INSERT INTO ${table} SELECT g FROM generate_series(101, 200) g`);
+      const { rows } = await fx.admin.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+      await waitFor(
+        async () => {
+          const slot = await fx.admin.query<{ ok: boolean }>(
+            'SELECT active AND confirmed_flush_lsn >= $2::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $1',
+            [fx.slot, rows[0]?.lsn],
+          );
+          return slot.rows[0]?.ok === true;
+        },
+        60_000,
+        'the source did not reconnect and catch up',
+      );
+      const events = await fx.readUntil(
+        [fx.topic(table)],
+        (es) => new Set(es.map((e) => e.key?.id)).size >= 200,
+      );
+      expect(new Set(events.map((e) => e.key?.id)).size).toBe(200);
+    } finally {
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
