@@ -27,14 +27,20 @@ function say(service: Service, message: string): void {
 }
 
 function checkPrerequisites(all: Service[]): void {
-  const missing = new Map<string, string>();
+  const missing = new Map<string, { install: string; neededBy: string[] }>();
   for (const service of all) {
-    for (const { command, install } of service.prerequisites()) {
-      if (!hasCommand(command)) missing.set(command, `${command} (needed by ${service.name}): ${install}`);
+    for (const { command, install, present } of service.prerequisites()) {
+      if ((present ?? (() => hasCommand(command)))()) continue;
+      const entry = missing.get(command) ?? { install, neededBy: [] };
+      entry.neededBy.push(service.name);
+      missing.set(command, entry);
     }
   }
   if (missing.size > 0) {
-    throw new StackError(`missing prerequisites:\n  ${[...missing.values()].join('\n  ')}`);
+    const lines = [...missing].map(
+      ([command, m]) => `${command} (needed by ${m.neededBy.join(', ')}): ${m.install}`,
+    );
+    throw new StackError(`missing prerequisites:\n  ${lines.join('\n  ')}`);
   }
 }
 

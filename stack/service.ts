@@ -13,6 +13,8 @@ export interface Prerequisite {
   command: string;
   /** How to install it, shown when it is missing. */
   install: string;
+  /** How to tell it is there, when not by looking it up on PATH. */
+  present?: () => boolean;
 }
 
 export interface Service {

@@ -13,13 +13,16 @@ import { type Health, type Service, stateDir } from '../service.js';
 const BIN_DIRS = ['/usr/lib/postgresql/15/bin'];
 const INSTALL_HINT = 'install the PostgreSQL 15 server, e.g. `apt-get install postgresql-15`';
 
+/** The server binary: from the PostgreSQL 15 package's directory, else from PATH. */
+function findBinary(name: string): string | undefined {
+  const packaged = BIN_DIRS.map((dir) => join(dir, name)).find((path) => existsSync(path));
+  return packaged ?? (hasCommand(name) ? name : undefined);
+}
+
 function binary(name: string): string {
-  for (const dir of BIN_DIRS) {
-    const path = join(dir, name);
-    if (existsSync(path)) return path;
-  }
-  if (hasCommand(name)) return name;
-  throw new StackError(`${name} not found: ${INSTALL_HINT}`);
+  const found = findBinary(name);
+  if (!found) throw new StackError(`${name} not found: ${INSTALL_HINT}`);
+  return found;
 }
 
 /** Postgres refuses to run as root; when we are root, its processes run as the `postgres` user. */
@@ -159,8 +162,11 @@ export function postgresService(connections: Connections['postgres'] = loadConne
     address: `${connections.host}:${connections.port}`,
     logFile,
     prerequisites: () => [
-      { command: 'initdb', install: INSTALL_HINT },
-      { command: 'pg_ctl', install: INSTALL_HINT },
+      ...['initdb', 'pg_ctl', 'postgres'].map((command) => ({
+        command,
+        install: INSTALL_HINT,
+        present: () => findBinary(command) !== undefined,
+      })),
       ...(asUser ? [{ command: 'runuser', install: 'apt-get install util-linux' }] : []),
     ],
     async prepare() {
