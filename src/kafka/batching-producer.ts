@@ -129,11 +129,19 @@ export class BatchingProducer {
         if (this.waiting.length > 0) this.kick();
       },
       (error: unknown) => {
-        this.failure = new DsrCdcError(
-          'CONNECTION_FAILED',
-          `Kafka did not acknowledge a batch of ${batch.length} messages: ${(error as Error).message}`,
-          { retryable: true, cause: error },
-        );
+        const refused = refusedByBroker(error);
+        this.failure = refused
+          ? new DsrCdcError(
+              'REQUEST_REJECTED',
+              `Kafka refused a batch of ${batch.length} messages (${refused}): ${(error as Error).message}` +
+                (refused === 'MESSAGE_TOO_LARGE' ? '; raise max.message.bytes of the topic' : ''),
+              { cause: error },
+            )
+          : new DsrCdcError(
+              'CONNECTION_FAILED',
+              `Kafka did not acknowledge a batch of ${batch.length} messages: ${(error as Error).message}`,
+              { retryable: true, cause: error },
+            );
         this.inFlight = undefined;
         this.releaseWaiters();
       },
@@ -156,4 +164,23 @@ export class BatchingProducer {
       topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
     });
   }
+}
+
+/**
+ * The broker's error code when it refused the request for good (a message too large, an
+ * authorization failure, …): sending the same batch again cannot succeed, so retrying the source
+ * would loop forever. Undefined for connection problems and retriable broker errors. kafkajs wraps
+ * the last error when it gives up retrying, so the chain is followed.
+ */
+export function refusedByBroker(error: unknown): string | undefined {
+  for (
+    let e = error as
+      | { name?: string; type?: string; retriable?: boolean; originalError?: unknown; cause?: unknown }
+      | undefined;
+    e;
+  ) {
+    if (e.name === 'KafkaJSProtocolError' && e.retriable === false) return e.type ?? 'UNKNOWN';
+    e = (e.originalError ?? e.cause) as typeof e;
+  }
+  return undefined;
 }

@@ -25,6 +25,8 @@ export interface DecodedEvent {
   offset: string;
   key: Record<string, unknown> | null;
   value: ChangeEnvelope;
+  /** The registry id of the schema the value was written with (Confluent wire format bytes 1–4). */
+  valueSchemaId: number;
 }
 
 export function kafkaClient(): Kafka {
@@ -123,12 +125,18 @@ export class CdcFixture {
     };
   }
 
-  /** Polls until the source holds its slot open (it is streaming). */
+  /**
+   * Polls until the source streams from its slot: a walsender holds it and runs START_REPLICATION
+   * (state catchup or streaming). The slot is also active while it is being created, before the
+   * snapshot and before its consistent point: that must not count, or a change made "after start"
+   * may land in the snapshot, or (snapshot 'never') be lost.
+   */
   async waitStreaming(timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       const { rows } = await this.admin.query(
-        'SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active',
+        `SELECT 1 FROM pg_replication_slots s JOIN pg_stat_replication r ON r.pid = s.active_pid
+          WHERE s.slot_name = $1 AND r.state IN ('catchup', 'streaming')`,
         [this.slot],
       );
       if (rows.length > 0) return;
@@ -181,6 +189,7 @@ export class CdcFixture {
                 ? ((await this.registry.decode(message.key)) as Record<string, unknown>)
                 : null,
               value: (await this.registry.decode(message.value as Buffer)) as ChangeEnvelope,
+              valueSchemaId: (message.value as Buffer).readInt32BE(1),
             });
             if (enough(events)) settle();
           } catch (error) {
@@ -203,11 +212,21 @@ export class CdcFixture {
 
   async close(): Promise<void> {
     const topics = this.tables.map((t) => this.topic(t));
-    await this.admin
-      .query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1', [
-        this.slot,
-      ])
-      .catch(() => undefined);
+    // a slot left behind holds WAL forever: wait until its walsender is gone, then drop it
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const { rows } = await this.admin.query<{ active: boolean }>(
+        'SELECT active FROM pg_replication_slots WHERE slot_name = $1',
+        [this.slot],
+      );
+      if (rows.length === 0) break;
+      if (!rows[0]?.active) {
+        await this.admin.query('SELECT pg_drop_replication_slot($1)', [this.slot]);
+        break;
+      }
+      if (Date.now() > deadline) throw new Error(`slot ${this.slot} is still in use; stop the source first`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
     await this.admin.query(`DROP PUBLICATION IF EXISTS ${this.publication}`).catch(() => undefined);
     for (const table of this.tables) await this.admin.query(`DROP TABLE IF EXISTS public.${table} CASCADE`);
     await this.admin.end();

@@ -1,6 +1,6 @@
 import type { Producer, ProducerBatch } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { BatchingProducer } from '../../../src/kafka/batching-producer.js';
+import { BatchingProducer, refusedByBroker } from '../../../src/kafka/batching-producer.js';
 
 /** A fake kafkajs producer whose acknowledgements the test releases by hand. */
 function fakeProducer() {
@@ -117,5 +117,60 @@ describe('BatchingProducer', () => {
     await fake.ackNext();
     await flushed;
     expect(producer.durableTicket).toBe(3);
+  });
+});
+
+describe('refusedByBroker', () => {
+  it('names a non-retriable broker error, also when kafkajs wrapped it after its retries', () => {
+    const tooLarge = Object.assign(new Error('The request included a message larger than the max'), {
+      name: 'KafkaJSProtocolError',
+      type: 'MESSAGE_TOO_LARGE',
+      retriable: false,
+    });
+    const wrapped = Object.assign(new Error('retries exceeded'), {
+      name: 'KafkaJSNumberOfRetriesExceeded',
+      originalError: tooLarge,
+    });
+    expect(refusedByBroker(tooLarge)).toBe('MESSAGE_TOO_LARGE');
+    expect(refusedByBroker(wrapped)).toBe('MESSAGE_TOO_LARGE');
+  });
+
+  it('leaves connection problems and retriable broker errors to the retry policy', () => {
+    const leaderMoved = Object.assign(new Error('not leader'), {
+      name: 'KafkaJSProtocolError',
+      type: 'NOT_LEADER_FOR_PARTITION',
+      retriable: true,
+    });
+    const connection = Object.assign(new Error('Connection error: ECONNREFUSED'), {
+      name: 'KafkaJSConnectionError',
+    });
+    expect(refusedByBroker(leaderMoved)).toBeUndefined();
+    expect(
+      refusedByBroker(Object.assign(new Error('gave up'), { originalError: connection })),
+    ).toBeUndefined();
+  });
+
+  it('turns a refused batch into a non-retryable error that says what to change', async () => {
+    const producer = {
+      sendBatch: async () => {
+        throw Object.assign(new Error('too large'), {
+          name: 'KafkaJSProtocolError',
+          type: 'MESSAGE_TOO_LARGE',
+          retriable: false,
+        });
+      },
+    } as unknown as Producer;
+    const batching = new BatchingProducer(producer, {
+      maxBatchMessages: 1,
+      maxBatchBytes: 1e9,
+      lingerMs: 0,
+      maxBufferedMessages: 10,
+    });
+    await batching.enqueue(msg('a', 1));
+    await expect(batching.flush()).rejects.toMatchObject({
+      code: 'REQUEST_REJECTED',
+      retryable: false,
+      message: expect.stringContaining('raise max.message.bytes'),
+    });
   });
 });
