@@ -50,9 +50,14 @@ export class ContractCatalog {
 
   constructor(private readonly options: ContractCatalogOptions) {}
 
-  /** The encoder of this table shape, registering its contracts the first time it is seen. */
-  forRelation(relation: Relation): Promise<TableEncoder> {
+  /**
+   * The encoder of this table shape, registering its contracts the first time it is seen.
+   * `keyless`: the key is every column of a table without a key (see CapturedTable.keyless), so
+   * its fields are nullable.
+   */
+  forRelation(relation: Relation, keyless = false): Promise<TableEncoder> {
     const shape = JSON.stringify([
+      keyless,
       relation.oid,
       relation.schema,
       relation.name,
@@ -60,7 +65,7 @@ export class ContractCatalog {
     ]);
     let encoder = this.byShape.get(shape);
     if (!encoder) {
-      encoder = this.build(relation);
+      encoder = this.build(relation, keyless);
       // a failed registration is not cached: the next attempt asks the registry again
       encoder.catch(() => this.byShape.delete(shape));
       this.byShape.set(shape, encoder);
@@ -68,7 +73,7 @@ export class ContractCatalog {
     return encoder;
   }
 
-  private async build(relation: Relation): Promise<TableEncoder> {
+  private async build(relation: Relation, keyless: boolean): Promise<TableEncoder> {
     const { registry, families, source } = this.options;
     const now = this.options.now ?? Date.now;
     const types = await this.options.types([...new Set(relation.columns.map((c) => c.typeOid))]);
@@ -76,7 +81,7 @@ export class ContractCatalog {
       const type = types.get(c.typeOid);
       if (!type)
         throw new DsrCdcError('INTERNAL', `no catalog entry for type ${c.typeOid} of ${relation.name}`);
-      return { name: c.name, type, typeMod: c.typeMod, notNull: c.isKey };
+      return { name: c.name, type, typeMod: c.typeMod, notNull: c.isKey && !keyless };
     });
     const keyIndexes = relation.columns.flatMap((c, i) => (c.isKey ? [i] : []));
     const keyColumns = keyIndexes.map((i) => columns[i] as PgColumn);
@@ -121,7 +126,7 @@ export class ContractCatalog {
           const keyRecord: Record<string, unknown> = {};
           keyIndexes.forEach((columnIndex, i) => {
             const value = keyTuple[columnIndex] ?? null;
-            if (value === UNCHANGED_TOAST || value === null) {
+            if (value === UNCHANGED_TOAST || (value === null && !keyless)) {
               throw new DsrCdcError(
                 'EVENT_INVALID',
                 `key column ${keyColumns[i]?.name} of ${relation.name} has no value`,

@@ -13,6 +13,12 @@ export interface CapturedTable {
   replicaIdentity: 'default' | 'nothing' | 'full' | 'index';
   /** Columns that key the table's events: the primary key, the identity index, or (FULL) all. */
   keyColumns: string[];
+  /**
+   * No primary key and no identity index: REPLICA IDENTITY FULL keys events by every column. Such
+   * a key may hold NULLs and types without ordering, so its fields are nullable and the snapshot
+   * walks the table in physical (ctid) order instead of key order.
+   */
+  keyless: boolean;
 }
 
 const IDENTITY = { d: 'default', n: 'nothing', f: 'full', i: 'index' } as const;
@@ -116,7 +122,8 @@ export async function inspectSource(
           `so its updates and deletes cannot be keyed; add a primary key, or run \`ALTER TABLE ${name} REPLICA IDENTITY FULL\``,
       );
     }
-    return { oid: t.oid, schema: t.schema, name: t.name, replicaIdentity, keyColumns };
+    const keyless = t.identity === 'f' && !t.primary_key;
+    return { oid: t.oid, schema: t.schema, name: t.name, replicaIdentity, keyColumns, keyless };
   });
 }
 

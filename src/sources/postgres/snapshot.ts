@@ -73,9 +73,16 @@ export async function describeTable(client: pg.ClientBase, table: CapturedTable)
   };
 }
 
+export interface Chunk {
+  /** Rows aligned with the relation's columns, every value as text. */
+  rows: string[][];
+  /** Where the next chunk starts (key values, or the ctid of a keyless table); null at the end. */
+  lastKey: string[] | null;
+}
+
 export interface ChunkReader {
-  /** The next rows after `afterKey` (key values as text), in key order; empty at the end. */
-  next(afterKey: string[] | null): Promise<string[][]>;
+  /** The next rows after `afterKey` (from the previous chunk's lastKey); no rows at the end. */
+  next(afterKey: string[] | null): Promise<Chunk>;
   close(): Promise<void>;
 }
 
@@ -86,7 +93,7 @@ export interface ChunkReader {
 export async function openChunkReader(
   connection: pg.ClientConfig,
   relation: Relation,
-  keyColumns: string[],
+  table: CapturedTable,
   chunkRows: number,
   snapshotName: string | null,
 ): Promise<ChunkReader> {
@@ -94,20 +101,30 @@ export async function openChunkReader(
   await client.connect();
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   if (snapshotName) await client.query(`SET TRANSACTION SNAPSHOT ${pg.escapeLiteral(snapshotName)}`);
-  const table = `${pg.escapeIdentifier(relation.schema)}.${pg.escapeIdentifier(relation.name)}`;
+  const name = `${pg.escapeIdentifier(relation.schema)}.${pg.escapeIdentifier(relation.name)}`;
   const columns = relation.columns.map((c) => pg.escapeIdentifier(c.name)).join(', ');
-  const keys = keyColumns.map((k) => pg.escapeIdentifier(k));
-  const keyTypes = await client.query<{ type: string }>(
-    `SELECT format_type(atttypid, atttypmod) AS type FROM pg_attribute a
-       JOIN unnest($2::text[]) WITH ORDINALITY AS k(name, ord) ON a.attname = k.name
-      WHERE attrelid = $1 ORDER BY k.ord`,
-    [relation.oid, keyColumns],
-  );
-  const params = keyTypes.rows.map((r, i) => `$${i + 1}::${r.type}`);
-  const first = `SELECT ${columns} FROM ${table} ORDER BY ${keys.join(', ')} LIMIT ${chunkRows}`;
-  const after =
-    `SELECT ${columns} FROM ${table} WHERE (${keys.join(', ')}) > (${params.join(', ')}) ` +
-    `ORDER BY ${keys.join(', ')} LIMIT ${chunkRows}`;
+  const keyIndexes = table.keyColumns.map((k) => relation.columns.findIndex((c) => c.name === k));
+  let first: string;
+  let after: string;
+  if (table.keyless) {
+    // every column is the key, which may hold NULLs or unorderable types: walk the heap instead;
+    // the position (the ctid) is appended to each row, and the caller records it as lastKey
+    first = `SELECT ${columns}, ctid FROM ${name} ORDER BY ctid LIMIT ${chunkRows}`;
+    after = `SELECT ${columns}, ctid FROM ${name} WHERE ctid > $1::tid ORDER BY ctid LIMIT ${chunkRows}`;
+  } else {
+    const keys = table.keyColumns.map((k) => pg.escapeIdentifier(k));
+    const keyTypes = await client.query<{ type: string }>(
+      `SELECT format_type(atttypid, atttypmod) AS type FROM pg_attribute a
+         JOIN unnest($2::text[]) WITH ORDINALITY AS k(name, ord) ON a.attname = k.name
+        WHERE attrelid = $1 ORDER BY k.ord`,
+      [relation.oid, table.keyColumns],
+    );
+    const params = keyTypes.rows.map((r, i) => `$${i + 1}::${r.type}`);
+    first = `SELECT ${columns} FROM ${name} ORDER BY ${keys.join(', ')} LIMIT ${chunkRows}`;
+    after =
+      `SELECT ${columns} FROM ${name} WHERE (${keys.join(', ')}) > (${params.join(', ')}) ` +
+      `ORDER BY ${keys.join(', ')} LIMIT ${chunkRows}`;
+  }
   return {
     async next(afterKey) {
       const result = await client.query<string[]>({
@@ -115,7 +132,12 @@ export async function openChunkReader(
         values: afterKey ?? [],
         rowMode: 'array',
       });
-      return result.rows;
+      const last = result.rows.at(-1);
+      if (!last) return { rows: [], lastKey: null };
+      if (table.keyless) {
+        return { rows: result.rows.map((row) => row.slice(0, -1)), lastKey: [last.at(-1) as string] };
+      }
+      return { rows: result.rows, lastKey: keyIndexes.map((i) => last[i] as string) };
     },
     async close() {
       await client.query('COMMIT').catch(() => undefined);

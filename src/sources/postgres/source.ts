@@ -138,7 +138,7 @@ export class PostgresSource {
     await admin.connect();
     try {
       const encoders = await Promise.all(
-        tables.map(async (t) => this.deps.contracts.forRelation(await describeTable(client, t))),
+        tables.map(async (t) => this.deps.contracts.forRelation(await describeTable(client, t), t.keyless)),
       );
       await ensureTopics(
         admin,
@@ -201,19 +201,18 @@ export class PostgresSource {
       progress.tables[id] = record;
       if (record.done) continue;
       const relation = await describeTable(client, table);
-      const encoder = await this.deps.contracts.forRelation(relation);
-      const keyIndexes = table.keyColumns.map((k) => relation.columns.findIndex((c) => c.name === k));
+      const encoder = await this.deps.contracts.forRelation(relation, table.keyless);
       const reader = await openChunkReader(
         this.connection,
         relation,
-        table.keyColumns,
+        table,
         this.settings.snapshotChunkRows,
         snapshotName,
       );
       try {
         for (;;) {
           if (this.deps.signal.aborted) return progress;
-          const rows = await reader.next(record.lastKey);
+          const { rows, lastKey } = await reader.next(record.lastKey);
           if (rows.length === 0) break;
           for (const row of rows) {
             const encoded = await encoder.encode({
@@ -231,7 +230,7 @@ export class PostgresSource {
             record.rows += 1;
           }
           await batching.flush();
-          record.lastKey = keyIndexes.map((i) => (rows.at(-1) as string[])[i] as string);
+          record.lastKey = lastKey;
           await state.write(this.sourceId, progress);
         }
       } finally {
@@ -291,7 +290,7 @@ export class PostgresSource {
       if (lsn !== undefined) acknowledge(lsn);
     };
     batching.onDurable(releaseCommits);
-    const captured = new Map(tables.map((t) => [t.oid, new Set(t.keyColumns)]));
+    const captured = new Map(tables.map((t) => [t.oid, t]));
 
     let failure: unknown;
     const fail = (error: unknown) => {
@@ -309,7 +308,8 @@ export class PostgresSource {
         for (const output of assembler.accept(parseLsn(lsnText), keyed)) {
           if (output.kind === 'relation') {
             if (captured.has(output.relation.oid)) {
-              encoders.set(output.relation.oid, await contracts.forRelation(output.relation));
+              const keyless = captured.get(output.relation.oid)?.keyless ?? false;
+              encoders.set(output.relation.oid, await contracts.forRelation(output.relation, keyless));
             }
           } else if (output.kind === 'change') {
             inTransaction = true;
@@ -383,9 +383,10 @@ export class PostgresSource {
  * pgoutput flags replica-identity columns as the key, which under REPLICA IDENTITY FULL is every
  * column; events are keyed by the columns the checks chose (the primary key where there is one).
  */
-function withKeys(relation: Relation, captured: Map<number, Set<string>>): Relation {
-  const keys = captured.get(relation.oid);
-  if (!keys) return relation;
+function withKeys(relation: Relation, captured: Map<number, CapturedTable>): Relation {
+  const table = captured.get(relation.oid);
+  if (!table) return relation;
+  const keys = new Set(table.keyColumns);
   return { ...relation, columns: relation.columns.map((c) => ({ ...c, isKey: keys.has(c.name) })) };
 }
 
