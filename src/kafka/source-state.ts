@@ -3,8 +3,8 @@
  * the latest record per key is the state. Written only after Kafka acknowledged the events the
  * state covers, so a restart resumes at or before — never after — what is durable.
  */
-import { randomUUID } from 'node:crypto';
 import type { Kafka, Producer } from 'kafkajs';
+import { readToEnd } from './read-to-end.js';
 import { ensureTopics, loadTopicFamilies, topicSpec } from './topics.js';
 
 export class SourceStateStore {
@@ -29,47 +29,10 @@ export class SourceStateStore {
 
   /** The latest state of `sourceId`, or undefined when none was ever written (or it was cleared). */
   async read<T>(sourceId: string): Promise<T | undefined> {
-    const admin = this.kafka.admin();
-    await admin.connect();
-    let ends: { partition: number; offset: string }[];
-    try {
-      ends = await admin.fetchTopicOffsets(this.topic);
-    } finally {
-      await admin.disconnect();
-    }
-    const remaining = new Map(
-      ends.filter((e) => e.offset !== '0').map((e) => [e.partition, BigInt(e.offset)]),
-    );
-    if (remaining.size === 0) return undefined;
-
-    // a throwaway group that commits nothing: the topic is read whole on every start
-    const groupId = `dsr-cdc-state-reader-${randomUUID()}`;
-    const consumer = this.kafka.consumer({ groupId, allowAutoTopicCreation: false });
     let latest: string | null | undefined;
-    await consumer.connect();
-    try {
-      await consumer.subscribe({ topic: this.topic, fromBeginning: true });
-      await new Promise<void>((resolve, reject) => {
-        consumer
-          .run({
-            autoCommit: false,
-            eachMessage: async ({ partition, message }) => {
-              if (message.key?.toString() === sourceId)
-                latest = message.value ? message.value.toString() : null;
-              const end = remaining.get(partition);
-              if (end !== undefined && BigInt(message.offset) + 1n >= end) remaining.delete(partition);
-              if (remaining.size === 0) resolve();
-            },
-          })
-          .catch(reject);
-      });
-    } finally {
-      await consumer.disconnect();
-      const admin2 = this.kafka.admin();
-      await admin2.connect();
-      await admin2.deleteGroups([groupId]).catch(() => undefined);
-      await admin2.disconnect();
-    }
+    await readToEnd(this.kafka, this.topic, (message) => {
+      if (message.key?.toString() === sourceId) latest = message.value ? message.value.toString() : null;
+    });
     return latest ? (JSON.parse(latest) as T) : undefined;
   }
 

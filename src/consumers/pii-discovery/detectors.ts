@@ -13,7 +13,7 @@
  *   ranges, where the default metadata checks only lengths, which accepts far too many numbers.
  */
 import { isIP, SocketAddress } from 'node:net';
-import { type CountryCode, parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { type CountryCode, type PhoneNumber, parsePhoneNumberFromString } from 'libphonenumber-js/max';
 
 export type { CountryCode };
 
@@ -111,39 +111,33 @@ const DATE_LIKE = /^\d{4}[-./]\d{1,2}[-./]\d{1,2}|^\d{1,2}[-./]\d{1,2}[-./]\d{2,
 
 /**
  * A phone number as E.164, only when libphonenumber calls it valid and it is written like a phone:
- * a leading '+', or separators whose digit groups are the library's own grouping for that number
- * or all 2–4 digits (after a '+CC' or a '0'/'1' trunk prefix). Bare digits need allowPlainDigits.
+ * '+' and digits, or digit groups that are the library's own grouping for that number or all of
+ * 2–4 digits (after a '+CC'). Bare digits need allowPlainDigits.
  * This rejects UUIDs, dates and timestamps, order numbers ('ORD-2024-000123', '2024-000123'),
  * version strings ('10.0.19045') and IPv4 addresses. An extension is accepted and dropped.
  */
 export function detectPhone(text: string, options: PhoneOptions = {}): string | null {
   const trimmed = text.trim();
-  if (trimmed.length > 40) return null;
-  const main = PHONE_EXTENSION.exec(trimmed)?.[1] ?? trimmed;
+  // '+44 (0)20 …': the national trunk prefix written next to the country code is not dialled.
+  const main = (PHONE_EXTENSION.exec(trimmed)?.[1] ?? trimmed).replace(/^(\+\d{1,3})\s*\(0\)\s*/, '$1 ');
   if (!PHONE_CHARACTERS.test(main) || DATE_LIKE.test(main) || isIP(main) !== 0) return null;
   const groups = main.match(/\d+/g) ?? [];
-  const digits = groups.join('');
-  if (digits.length < 7 || digits.length > 15) return null;
   const international = main.startsWith('+');
   if (groups.length === 1 && !international && !options.allowPlainDigits) return null;
   const phone = parsePhoneNumberFromString(main, { defaultCountry: options.defaultRegion, extract: false });
   if (!phone?.isValid()) return null;
-  if (
-    groups.length > 1 &&
-    !plausibleGrouping(groups, international, [phone.formatNational(), phone.formatInternational()])
-  ) {
-    return null;
-  }
+  if (groups.length > 1 && !plausibleGrouping(groups, international, phone)) return null;
   return phone.number;
 }
 
-function plausibleGrouping(groups: string[], international: boolean, canonical: string[]): boolean {
-  const shape = groups.map((group) => group.length).join(',');
-  if (canonical.some((form) => (form.match(/\d+/g) ?? []).map((g) => g.length).join(',') === shape)) {
-    return true;
-  }
-  const prefixed = international || groups[0] === '0' || groups[0] === '1';
-  return groups.slice(prefixed ? 1 : 0).every((group) => group.length >= 2 && group.length <= 4);
+/** Digit groups as libphonenumber writes this number, or all of 2–4 digits after any '+CC'. */
+function plausibleGrouping(groups: string[], international: boolean, phone: PhoneNumber): boolean {
+  const shape = (text: string) => (text.match(/\d+/g) ?? []).map((group) => group.length).join(',');
+  const canonical = [phone.formatNational(), phone.formatInternational()].map(shape);
+  return (
+    canonical.includes(shape(groups.join(' '))) ||
+    groups.slice(international ? 1 : 0).every((group) => group.length >= 2 && group.length <= 4)
+  );
 }
 
 /** Issuer ranges (prefixes compared at their own length) and the card lengths each issues. */
@@ -478,6 +472,16 @@ const VALIDATED: ReadonlySet<PiiType> = new Set([
   'us_ssn',
   'ip_address',
 ]);
+/** Whole-value detectors, most specific first: the first that accepts a value names its type. */
+const WHOLE_VALUE: readonly (readonly [PiiType, (text: string, options: DetectOptions) => string | null])[] =
+  [
+    ['email', detectEmail],
+    ['iban', detectIban],
+    ['payment_card', detectPaymentCard],
+    ['us_ssn', (text) => detectUsSsn(text)],
+    ['ip_address', detectIpAddress],
+    ['phone', detectPhone],
+  ];
 /** Deeper JSON is not walked: it bounds the work and the stack for hostile input. */
 const MAX_DEPTH = 64;
 
@@ -505,9 +509,9 @@ export function detectRow(
   const seen = new Set<string>();
   for (const column of Object.keys(row).sort()) {
     const emit: Emit = (type, normalized, jsonPath, reason) => {
-      const key = JSON.stringify([type, normalized, jsonPath ?? null]);
-      if (seen.has(`${column}\u0000${key}`)) return;
-      seen.add(`${column}\u0000${key}`);
+      const key = JSON.stringify([column, type, normalized, jsonPath ?? null]);
+      if (seen.has(key)) return;
+      seen.add(key);
       findings.push(
         jsonPath === undefined
           ? { type, normalized, column, reason }
@@ -588,16 +592,12 @@ function detectString(
   emit: Emit,
   options: DetectOptions,
 ): void {
-  const whole =
-    wholeValue('email', detectEmail(text)) ??
-    wholeValue('iban', detectIban(text)) ??
-    wholeValue('payment_card', detectPaymentCard(text)) ??
-    wholeValue('us_ssn', detectUsSsn(text)) ??
-    wholeValue('ip_address', detectIpAddress(text)) ??
-    wholeValue('phone', detectPhone(text, options));
-  if (whole) {
-    emit(whole.type, whole.normalized, jsonPath, 'value-pattern');
-    return;
+  for (const [type, detect] of WHOLE_VALUE) {
+    const normalized = detect(text, options);
+    if (normalized !== null) {
+      emit(type, normalized, jsonPath, 'value-pattern');
+      return;
+    }
   }
   // Shapes only the column name makes PII: bare-digit phones and SSNs.
   const relaxed =
@@ -617,6 +617,8 @@ function detectString(
   for (const match of scanText(text, options)) emit(match.type, match.normalized, jsonPath, 'value-pattern');
 }
 
+const PLACEHOLDERS = new Set(['n/a', 'na', 'none', 'null', 'nil', 'unknown']);
+
 /** A column-name finding's value, normalised, if it can be that PII at all ('N/A' is no name). */
 function namedValue(type: PiiType, text: string): string | null {
   const normalized = normalizeAs(type, text);
@@ -627,14 +629,10 @@ function namedValue(type: PiiType, text: string): string | null {
     case 'date_of_birth':
       return /\d/.test(normalized) ? normalized : null;
     case 'person_name':
-      return /\p{L}{2}/u.test(normalized) && normalized.toLowerCase() !== 'n/a' ? normalized : null;
+      return /\p{L}/u.test(normalized) && !PLACEHOLDERS.has(normalized.toLowerCase()) ? normalized : null;
     default:
       return normalized;
   }
-}
-
-function wholeValue(type: PiiType, normalized: string | null): { type: PiiType; normalized: string } | null {
-  return normalized === null ? null : { type, normalized };
 }
 
 function detectNumber(

@@ -59,6 +59,8 @@ describe('detectPhone', () => {
   it.each<[string, CountryCode | undefined, string]>([
     ['+44 20 7946 0958', undefined, '+442079460958'],
     ['+44 20 7946 0958', 'US', '+442079460958'],
+    ['+44 (0)20 7946 0958', undefined, '+442079460958'],
+    ['+7 495 123 4567', undefined, '+74951234567'],
     ['(202) 555-0143', 'US', '+12025550143'],
     ['202-555-0143', 'US', '+12025550143'],
     ['202.555.0143', 'US', '+12025550143'],
@@ -86,6 +88,9 @@ describe('detectPhone', () => {
     // identifiers, dates, versions and other numbers
     ['550e8400-e29b-41d4-a716-446655440000', 'US'],
     ['2024-01-15', 'US'],
+    ['2024-01-15', 'DK'], // a valid Danish number, but a date
+    ['31.12.2023', 'NO'],
+    ['2024/03/21', 'DE'],
     ['2024-01-15T10:20:30Z', 'US'],
     ['15.01.2024', 'DE'],
     ['12/31/2024', 'US'],
@@ -95,11 +100,14 @@ describe('detectPhone', () => {
     ['10.0.19045', 'US'],
     ['2.10.1045', 'US'],
     ['192.168.10.100', 'US'],
+    ['212.58.244.22', 'US'], // a valid US number, but an IPv4 address
+    ['31.13.72.36', 'DK'],
     ['4111 1111 1111 1111', 'US'],
     ['123-45-6789', 'US'],
     ['+1 555', undefined],
     ['+999 1234 5678', undefined],
     ['call 202-555-0143', 'US'],
+    ['1-800-FLOWERS', 'US'],
     ['', 'US'],
   ])('rejects %j (region %s)', (text, defaultRegion) => {
     expect(detectPhone(text, { defaultRegion })).toBeNull();
@@ -175,8 +183,9 @@ describe('detectIban', () => {
     'DE88 3704 0044 0532 0130 00', // check digits
     'DE89 3704 0044 0532 0130 01', // check digits
     'DE89 3704 0044 0532 0130 0', // length for DE
-    'GB82WEST1234569876543', // length for GB
-    'XX89370400440532013000', // unknown country
+    'DE5137040044053201300', // check digits valid, one short for DE
+    'GB88WEST1234569876543', // check digits valid, one short for GB
+    'XX46370400440532013000', // check digits valid, unknown country
     'DE89  3704 0044 0532 0130 00', // double space
     'DE89-3704-0044-0532-0130-00',
     '89DE370400440532013000',
@@ -283,18 +292,26 @@ describe('scanText', () => {
     expect(scanText('call (202) 555-0143').map((match) => match.type)).toEqual([]);
   });
 
-  it('reports a card number as a card, not also as a phone', () => {
-    expect(scanText('pay with 4111-1111-1111-1111 now', { defaultRegion: 'US' })).toEqual([
-      { type: 'payment_card', normalized: '4111111111111111', start: 9, end: 28 },
+  it('reports a card number or IBAN as such, not parts of it as phones', () => {
+    // '5555 5555 5555' is a valid German number and '3704 0044 0532' a valid Italian one
+    expect(scanText('pay with 5555-5555-5555-4444 now', { defaultRegion: 'DE' })).toEqual([
+      { type: 'payment_card', normalized: '5555555555554444', start: 9, end: 28 },
+    ]);
+    expect(scanText('to DE89 3704 0044 0532 0130 00', { defaultRegion: 'IT' })).toEqual([
+      { type: 'iban', normalized: 'DE89370400440532013000', start: 3, end: 30 },
     ]);
   });
 
   it('does not take digits glued to letters or dashes as phones', () => {
-    expect(scanText('ref ORD-2024-000123 and INV2024000123 and #202-555-0143', { defaultRegion: 'US' })).toEqual([]);
+    expect(
+      scanText('ref ORD-2024-000123 and INV2024000123 and #202-555-0143', { defaultRegion: 'US' }),
+    ).toEqual([]);
   });
 
   it('separates a phone from a trailing number', () => {
-    expect(scanText('ring +44 20 7946 0958 12 times').map((match) => match.normalized)).toEqual(['+442079460958']);
+    expect(scanText('ring +44 20 7946 0958 12 times').map((match) => match.normalized)).toEqual([
+      '+442079460958',
+    ]);
   });
 
   it('finds nothing in text without PII, and copes with long input', () => {
@@ -389,7 +406,13 @@ describe('normalizeAs', () => {
 describe('detectRow', () => {
   const none: Record<string, ColumnType> = {};
   const brief = (findings: Finding[]) =>
-    findings.map(({ type, normalized, column, jsonPath, reason }) => [type, normalized, column, jsonPath, reason]);
+    findings.map(({ type, normalized, column, jsonPath, reason }) => [
+      type,
+      normalized,
+      column,
+      jsonPath,
+      reason,
+    ]);
 
   it('checks whole values, then free text, and reports what proved each finding', () => {
     const row = {
@@ -427,6 +450,8 @@ describe('detectRow', () => {
     const row = {
       first_name: ' Jane ',
       last_name: 'N/A',
+      middle_name: 'unknown',
+      given_name: '李',
       name: 'Widget Pro',
       dob: '1990-02-03',
       billing_address: '1 Main St\nSpringfield',
@@ -438,6 +463,7 @@ describe('detectRow', () => {
       ['postal_address', '1 Main St Springfield', 'billing_address', undefined, 'column-name'],
       ['date_of_birth', '1990-02-03', 'dob', undefined, 'column-name'],
       ['person_name', 'Jane', 'first_name', undefined, 'column-name'],
+      ['person_name', '李', 'given_name', undefined, 'column-name'],
       ['national_id', 'AB123456C', 'passport_number', undefined, 'column-name'],
     ]);
   });
@@ -452,6 +478,8 @@ describe('detectRow', () => {
       dob: 7338, // Avro date: days since 1970
       first_name: 12,
       mobile: 1.5,
+      // a float beyond 2^53 prints as '4000000000000003000', a Luhn-valid Visa number it is not
+      credit_card: 4e18 + 3072,
     };
     expect(brief(detectRow(row, none, { defaultRegion: 'US' }))).toEqual([
       ['payment_card', '4111111111111111', 'card_number', undefined, 'column-name'],
@@ -548,9 +576,9 @@ describe('detectRow', () => {
     };
     const findings = detectRow(row, { deepJson: 'json' });
     expect(findings.filter((finding) => finding.column !== 'circular')).toEqual([]);
-    expect(findings.some((finding) => finding.jsonPath === '$[0]' && finding.normalized === 'g@example.com')).toBe(
-      true,
-    );
+    expect(
+      findings.some((finding) => finding.jsonPath === '$[0]' && finding.normalized === 'g@example.com'),
+    ).toBe(true);
   });
 });
 

@@ -1,0 +1,108 @@
+/**
+ * From one change event to the subject-index records it implies. Pure: the caller decodes the
+ * event, hands in the current index, and produces and applies the records.
+ *
+ * - create / update / snapshot read: the row's identifiers (detected and classified) become
+ *   tokens; the location holds exactly those afterwards (an identifier the update removed is
+ *   tombstoned). Columns the event did not carry (unchanged TOAST values) keep what they held.
+ * - delete: every token of the location is tombstoned.
+ * - truncate: every location of the table is.
+ */
+import type { ChangeEnvelope } from '../../events/envelope.js';
+import { type Classification, classify } from './classification.js';
+import { type DetectOptions, detectRow } from './detectors.js';
+import { type IndexedLocation, type IndexRecord, indexKey, type SubjectIndex } from './subject-index.js';
+import { locationId, subjectToken } from './tokens.js';
+
+export interface DiscoveryContext {
+  pepper: Buffer;
+  classification: Classification;
+  detect?: DetectOptions;
+}
+
+export interface DecodedChange {
+  key: Record<string, unknown> | null;
+  envelope: ChangeEnvelope;
+}
+
+export function discover(
+  index: SubjectIndex,
+  change: DecodedChange,
+  context: DiscoveryContext,
+): IndexRecord[] {
+  const { envelope } = change;
+  const { name: source, schema, table } = envelope.source;
+  if (envelope.op === 't') {
+    return index
+      .locationsOfTable(source, schema, table)
+      .flatMap((id) => index.tokensOf(id).map((token) => ({ key: indexKey(token, id), value: null })));
+  }
+  if (!change.key) return [];
+  const primaryKey = plainKey(change.key);
+  const id = locationId({ source, schema, table, primaryKey });
+  if (envelope.op === 'd' || !envelope.after) return index.diff(id, new Map());
+
+  const row = envelope.after;
+  const findings = classify(
+    detectRow(row, {}, context.detect),
+    { source, schema, table, row },
+    context.classification,
+    context.detect,
+  );
+  const columns = [...new Set(findings.map((f) => f.column))].sort();
+  const piiTypes = [...new Set(findings.map((f) => f.type))].sort();
+  const lastPosition = {
+    commitLsn: envelope.source.commitLsn === null ? null : String(envelope.source.commitLsn),
+    seq: String(envelope.source.seq),
+  };
+  const next = new Map<string, IndexedLocation>();
+  for (const finding of findings) {
+    if (finding.role !== 'identifier') continue;
+    const token = subjectToken(context.pepper, finding.type, finding.normalized);
+    next.set(token, {
+      source,
+      schema,
+      table,
+      primaryKey,
+      columns,
+      piiTypes,
+      identifierType: finding.type,
+      identifierColumn: finding.column,
+      matchReason: finding.reason,
+      lastPosition,
+    });
+  }
+  // identifiers in columns this event did not carry (unchanged TOAST) are still there
+  const unchanged = new Set(envelope.unchanged);
+  for (const token of index.tokensOf(id)) {
+    const held = index.entry(token, id);
+    if (held && unchanged.has(held.identifierColumn) && !next.has(token)) {
+      next.set(token, {
+        ...held,
+        columns,
+        piiTypes: [...new Set([...piiTypes, held.identifierType])].sort(),
+        lastPosition,
+      });
+    }
+  }
+  return index.diff(id, next);
+}
+
+/** Key values as JSON-safe scalars: bigints as decimal text, bytes as hex. */
+function plainKey(key: Record<string, unknown>): Record<string, string | number | boolean | null> {
+  const plain: Record<string, string | number | boolean | null> = {};
+  for (const [column, value] of Object.entries(key)) {
+    plain[column] =
+      typeof value === 'bigint'
+        ? value.toString()
+        : Buffer.isBuffer(value)
+          ? value.toString('hex')
+          : typeof value === 'string' ||
+              typeof value === 'number' ||
+              typeof value === 'boolean' ||
+              value === null
+            ? value
+            : JSON.stringify(value);
+  }
+  return plain;
+}

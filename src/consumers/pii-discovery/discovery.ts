@@ -1,0 +1,142 @@
+/**
+ * The `pii-discovery` consumer group: reads every `cdc.*` topic (a pattern subscription, so new
+ * tables are picked up), turns each change into subject-index records and produces them to the
+ * compacted `dsr.subject-index`. Offsets are committed only after the records of a batch are
+ * durable (acks = all); a poison event goes to `dlq.pii-discovery` and the stream moves on.
+ *
+ * Two processes of the group split the partitions; each keeps the whole index in view (see
+ * IndexView) and catches up with it after every rebalance before it diffs a location.
+ */
+import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import type { Consumer, Kafka, Message, Producer } from 'kafkajs';
+import type { ChangeEnvelope } from '../../events/envelope.js';
+import { deadLetter } from '../../kafka/dlq.js';
+import type { Logger } from '../../observability/logger.js';
+import { type DiscoveryContext, discover } from './discover.js';
+import type { IndexView } from './index-view.js';
+
+export const CDC_TOPICS = /^cdc\./;
+
+export interface DiscoveryOptions {
+  groupId: string;
+  /** The change topics to read; every `cdc.*` topic unless narrowed. */
+  topics?: RegExp;
+  indexTopic: string;
+  dlqTopic: string;
+  /** How often the pattern subscription looks for new `cdc.*` topics. */
+  topicRefreshMs?: number;
+}
+
+export class Discovery {
+  private consumer: Consumer | undefined;
+  private rebalanced = true;
+  private subscribed: string[] = [];
+  private watcher: NodeJS.Timeout | undefined;
+  private refresh: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly registry: SchemaRegistry,
+    private readonly producer: Producer,
+    private readonly view: IndexView,
+    private readonly context: DiscoveryContext,
+    private readonly options: DiscoveryOptions,
+    private readonly logger: Logger,
+  ) {}
+
+  /**
+   * kafkajs resolves a pattern subscription once, when it subscribes; so the topics are listed
+   * every `topicRefreshMs` and the consumer is re-subscribed when a new `cdc.*` topic appeared.
+   */
+  async start(): Promise<void> {
+    await this.subscribe(await this.matchingTopics());
+    this.watcher = setInterval(() => {
+      this.refresh = this.refresh
+        .then(async () => {
+          const topics = await this.matchingTopics();
+          if (topics.join() !== this.subscribed.join()) await this.subscribe(topics);
+        })
+        .catch((error: unknown) =>
+          this.logger.warn({ reason: (error as Error).message }, 'topic refresh failed'),
+        );
+    }, this.options.topicRefreshMs ?? 10_000);
+  }
+
+  private async matchingTopics(): Promise<string[]> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const pattern = this.options.topics ?? CDC_TOPICS;
+      return (await admin.listTopics()).filter((t) => pattern.test(t)).sort();
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  private async subscribe(topics: string[]): Promise<void> {
+    await this.consumer?.disconnect();
+    this.consumer = undefined;
+    this.subscribed = topics;
+    if (topics.length === 0) return;
+    const consumer = this.kafka.consumer({ groupId: this.options.groupId, allowAutoTopicCreation: false });
+    this.consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      this.rebalanced = true;
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
+        if (this.rebalanced) {
+          this.rebalanced = false;
+          await this.view.waitCaughtUp(60_000);
+        }
+        const records: Message[] = [];
+        const dead: Message[] = [];
+        for (const message of batch.messages) {
+          try {
+            const key = message.key
+              ? ((await this.registry.decode(message.key)) as Record<string, unknown>)
+              : null;
+            const envelope = (await this.registry.decode(message.value as Buffer)) as ChangeEnvelope;
+            for (const record of discover(this.view.index, { key, envelope }, this.context)) {
+              this.view.index.apply(record);
+              records.push({ key: record.key, value: record.value ? JSON.stringify(record.value) : null });
+            }
+          } catch (error) {
+            const { topic, partition } = batch;
+            dead.push(
+              deadLetter(
+                'pii-discovery',
+                { topic, partition, offset: message.offset, key: message.key, value: message.value },
+                error,
+              ),
+            );
+            this.logger.warn({ topic, partition, offset: message.offset }, 'poison event sent to the DLQ');
+          }
+        }
+        const topicMessages = [
+          ...(records.length > 0 ? [{ topic: this.options.indexTopic, messages: records }] : []),
+          ...(dead.length > 0 ? [{ topic: this.options.dlqTopic, messages: dead }] : []),
+        ];
+        if (topicMessages.length > 0) await this.producer.sendBatch({ acks: -1, topicMessages });
+        const last = batch.messages.at(-1);
+        if (last) {
+          resolveOffset(last.offset);
+          // the batch's index records are durable: only now may the group move past it
+          const offset = String(BigInt(last.offset) + 1n);
+          await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset }]);
+        }
+        await heartbeat();
+      },
+    });
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.watcher);
+    await this.refresh;
+    await this.consumer?.disconnect();
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * A process's full view of the compacted `dsr.subject-index` topic (every partition, read from the
+ * start, never committed), kept in a SubjectIndex. `waitCaughtUp()` resolves once the view holds
+ * everything the topic held when it was called: discovery calls it after each rebalance (so a
+ * location that moved from another process is diffed against that process's writes) and the
+ * answerer before each answer.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Consumer, Kafka } from 'kafkajs';
+import { type IndexedLocation, SubjectIndex } from './subject-index.js';
+
+export class IndexView {
+  readonly index = new SubjectIndex();
+  private readonly consumed = new Map<number, bigint>();
+  private consumer: Consumer | undefined;
+
+  constructor(
+    private readonly kafka: Kafka,
+    readonly topic: string,
+  ) {}
+
+  async start(): Promise<void> {
+    this.consumer = this.kafka.consumer({
+      groupId: `dsr-cdc.index-view.${randomUUID()}`,
+      allowAutoTopicCreation: false,
+    });
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        for (const message of batch.messages) {
+          const key = message.key?.toString();
+          if (key) {
+            const value = message.value ? (JSON.parse(message.value.toString()) as IndexedLocation) : null;
+            this.index.apply({ key, value });
+          }
+          this.consumed.set(batch.partition, BigInt(message.offset) + 1n);
+        }
+      },
+    });
+  }
+
+  /** Resolves when every record the topic holds now has been applied; false after the timeout. */
+  async waitCaughtUp(timeoutMs: number): Promise<boolean> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    let ends: { partition: number; high: string }[];
+    try {
+      ends = await admin.fetchTopicOffsets(this.topic);
+    } finally {
+      await admin.disconnect();
+    }
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const behind = ends.some((e) => (this.consumed.get(e.partition) ?? 0n) < BigInt(e.high));
+      if (!behind) return true;
+      if (Date.now() > deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer?.disconnect();
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * Dead letters: a poison event goes to `dlq.<stage>` with its original key and bytes, and headers
+ * saying where it came from and why, so the stream keeps moving and nothing is lost. Headers never
+ * carry row values: a DsrCdcError's message is written for that (it names fields, not values);
+ * any other error contributes only its class.
+ */
+import type { Message } from 'kafkajs';
+import { isDsrCdcError } from '../errors.js';
+import { type TopicFamilies, type TopicSpec, topicSpec } from './topics.js';
+
+export interface Poison {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+}
+
+export function dlqTopic(families: TopicFamilies, stage: string): TopicSpec {
+  return topicSpec(families, 'dlq', { stage });
+}
+
+export function deadLetter(stage: string, poison: Poison, error: unknown): Message {
+  const errorClass = isDsrCdcError(error) ? error.code : ((error as Error)?.name ?? 'Error');
+  const reason = isDsrCdcError(error)
+    ? error.message
+    : `${errorClass} (details withheld: they may hold row values)`;
+  return {
+    key: poison.key,
+    value: poison.value,
+    headers: {
+      'dsr-cdc.topic': poison.topic,
+      'dsr-cdc.partition': String(poison.partition),
+      'dsr-cdc.offset': poison.offset,
+      'dsr-cdc.stage': stage,
+      'dsr-cdc.error-class': errorClass,
+      'dsr-cdc.error': reason,
+    },
+  };
+}
