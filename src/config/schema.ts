@@ -3,7 +3,9 @@
  * the published JSON Schema. Pure: resolving secret references needs env and files, so the schema
  * is built around a resolver that `loadConfig()` (the only reader of both) hands in.
  */
+import { isSupportedCountry } from 'libphonenumber-js/max';
 import { z } from 'zod';
+import { MIN_PEPPER_BYTES } from '../consumers/pii-discovery/tokens.js';
 
 /** `${env:NAME}` or `${file:/absolute/path}`: the only accepted form of a secret in the config. */
 export const SECRET_REFERENCE = /^\$\{(env):([A-Za-z_][A-Za-z0-9_]*)\}$|^\$\{(file):(\/[^}]*)\}$/;
@@ -164,6 +166,35 @@ export function configSchema(resolve: SecretResolver) {
           }),
       }),
     ),
+    dsr: z
+      .strictObject({
+        pepper: secret
+          .refine((pepper) => Buffer.byteLength(pepper.reveal(), 'utf8') >= MIN_PEPPER_BYTES, {
+            message: `expected a secret of at least ${MIN_PEPPER_BYTES} bytes (e.g. openssl rand -base64 48)`,
+          })
+          .meta({
+            description:
+              'HMAC key that turns subject identifiers into tokens, its UTF-8 bytes as written. The same ' +
+              'in every pii-discovery process, and never changed: a new pepper orphans the whole index.',
+          }),
+        classification: nonEmpty.optional().meta({
+          description:
+            'Path of a YAML column classification file (absolute, or relative to the working directory).',
+        }),
+        answerWaitMs: z.number().int().min(0).default(30_000).meta({
+          description: 'How long a DSR request waits for the index to catch up before an incomplete answer.',
+        }),
+        linkDepth: z.number().int().min(0).max(3).default(1).meta({
+          description: 'Hops of linked identifiers a DSR answer follows (0: only the identifiers asked for).',
+        }),
+        defaultRegion: z
+          .string()
+          .refine(isSupportedCountry, 'expected a two-letter ISO 3166 country code in upper case, e.g. GB')
+          .optional()
+          .meta({ description: 'Country of phone numbers written without a +country code.' }),
+      })
+      .optional()
+      .meta({ description: 'PII discovery and DSR answers; required by `consumer run pii-discovery`.' }),
     log: z
       .strictObject({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -11,7 +11,7 @@ import { type SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-regis
 import { DsrCdcError } from '../errors.js';
 import { type TopicFamilies, type TopicSpec, topicSpec } from '../kafka/topics.js';
 import { type RawValue, type Relation, UNCHANGED_TOAST } from '../sources/postgres/pgoutput.js';
-import { avroNamespace, type ChangeEnvelope, envelopeSchema, type Op } from './envelope.js';
+import { avroNamespace, type ChangeEnvelope, envelopeSchema, type ForeignKey, type Op } from './envelope.js';
 import { avroFieldNames, avroRecordSchema, type PgColumn, type PgType, toAvroValue } from './pg-types.js';
 
 /** Catalog facts of the given type OIDs (see pg-catalog.ts). */
@@ -37,6 +37,12 @@ export interface TableEncoder {
   encode(change: ChangeToEncode): Promise<{ key: Buffer | null; value: Buffer }>;
 }
 
+/** What the catalog knows of a table beyond its columns. */
+export interface TableFacts {
+  keyless?: boolean;
+  foreignKeys?: readonly ForeignKey[];
+}
+
 export interface ContractCatalogOptions {
   registry: SchemaRegistry;
   types: TypeCatalog;
@@ -52,12 +58,15 @@ export class ContractCatalog {
 
   /**
    * The encoder of this table shape, registering its contracts the first time it is seen.
-   * `keyless`: the key is every column of a table without a key (see CapturedTable.keyless), so
-   * its fields are nullable.
+   * `facts.keyless`: the key is every column of a table without a key (see CapturedTable.keyless),
+   * so its fields are nullable. `facts.foreignKeys` become part of the value contract.
    */
-  forRelation(relation: Relation, keyless = false): Promise<TableEncoder> {
+  forRelation(relation: Relation, facts: TableFacts = {}): Promise<TableEncoder> {
+    const keyless = facts.keyless ?? false;
+    const foreignKeys = facts.foreignKeys ?? [];
     const shape = JSON.stringify([
       keyless,
+      foreignKeys,
       relation.oid,
       relation.schema,
       relation.name,
@@ -65,7 +74,7 @@ export class ContractCatalog {
     ]);
     let encoder = this.byShape.get(shape);
     if (!encoder) {
-      encoder = this.build(relation, keyless);
+      encoder = this.build(relation, keyless, foreignKeys);
       // a failed registration is not cached: the next attempt asks the registry again
       encoder.catch(() => this.byShape.delete(shape));
       this.byShape.set(shape, encoder);
@@ -73,7 +82,11 @@ export class ContractCatalog {
     return encoder;
   }
 
-  private async build(relation: Relation, keyless: boolean): Promise<TableEncoder> {
+  private async build(
+    relation: Relation,
+    keyless: boolean,
+    foreignKeys: readonly ForeignKey[],
+  ): Promise<TableEncoder> {
     const { registry, families, source } = this.options;
     const now = this.options.now ?? Date.now;
     const types = await this.options.types([...new Set(relation.columns.map((c) => c.typeOid))]);
@@ -97,7 +110,11 @@ export class ContractCatalog {
       `${topic.name}-key`,
       avroRecordSchema('Key', namespace, keyColumns),
     );
-    const valueId = await register(registry, `${topic.name}-value`, envelopeSchema(namespace, rowSchema));
+    const valueId = await register(
+      registry,
+      `${topic.name}-value`,
+      envelopeSchema(namespace, rowSchema, foreignKeys),
+    );
     const fieldNames = avroFieldNames(columns);
     const keyFieldNames = keyIndexes.map((i) => fieldNames[i] as string);
 

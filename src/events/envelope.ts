@@ -40,6 +40,15 @@ export interface ChangeEnvelope<Row = Record<string, unknown>> {
   tsMs: bigint;
 }
 
+/** A foreign key of a captured table: its columns reference the key columns of another table. */
+export interface ForeignKey {
+  columns: string[];
+  references: { schema: string; table: string; columns: string[] };
+}
+
+/** The envelope schema property that lists the table's foreign keys. */
+export const FOREIGN_KEYS_PROPERTY = 'dsr-cdc.foreignKeys';
+
 /** An Avro schema in its JSON form. */
 export type AvroSchema = Record<string, unknown> | string | AvroSchema[];
 
@@ -72,11 +81,18 @@ const SOURCE_SCHEMA = {
  * name is unique within `namespace`). A new column produces a new row schema and so a new
  * version of this contract.
  */
-export function envelopeSchema(namespace: string, rowSchema: AvroRecordSchema): AvroSchema {
+export function envelopeSchema(
+  namespace: string,
+  rowSchema: AvroRecordSchema,
+  foreignKeys: readonly ForeignKey[] = [],
+): AvroSchema {
   return {
     type: 'record',
     name: 'Envelope',
     namespace,
+    // the table's foreign keys travel with its contract, so consumers (PII discovery's relational
+    // reach) know which rows a row points at without access to the source's catalog
+    [FOREIGN_KEYS_PROPERTY]: foreignKeys,
     fields: [
       { name: 'op', type: { type: 'enum', name: 'Op', symbols: ['c', 'u', 'd', 'r', 't'] } },
       { name: 'before', type: ['null', rowSchema], default: null },

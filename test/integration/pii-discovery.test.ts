@@ -6,12 +6,14 @@
 import { randomBytes } from 'node:crypto';
 import type { Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConnections } from '../../src/config/connections.js';
 import { Answerer } from '../../src/consumers/pii-discovery/answerer.js';
 import { parseClassification } from '../../src/consumers/pii-discovery/classification.js';
 import { Discovery } from '../../src/consumers/pii-discovery/discovery.js';
 import { IndexView } from '../../src/consumers/pii-discovery/index-view.js';
 import { verifyChain } from '../../src/dsr/audit-chain.js';
 import { type AuditEvent, type DsrResult, parseAuditEvent, parseDsrResult } from '../../src/dsr/contracts.js';
+import { foreignKeysByContract } from '../../src/events/registry.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { CdcFixture, type RunningSource } from '../support/cdc.js';
 import { uniqueName } from '../support/names.js';
@@ -56,6 +58,14 @@ describe('pii discovery and DSR answers', () => {
     );
     tables.tickets = await fx.table('tickets', 'id int PRIMARY KEY, customer_id int, body text');
     tables.profiles = await fx.table('profiles', 'id int PRIMARY KEY, doc jsonb');
+    tables.purchases = await fx.table(
+      'purchases',
+      `id int PRIMARY KEY, customer_id int REFERENCES public.${tables.customers}(id), total numeric(10,2)`,
+    );
+    tables.payments = await fx.table(
+      'payments',
+      `id int PRIMARY KEY, purchase_id int REFERENCES public.${tables.purchases}(id), amount numeric(10,2)`,
+    );
     tables.orders = await fx.table(
       'orders',
       'id int PRIMARY KEY, order_no text, total numeric(10,2), shipped timestamptz',
@@ -78,6 +88,14 @@ describe('pii discovery and DSR answers', () => {
         await fx.admin.query(`INSERT INTO ${tables.tickets} VALUES ($1, NULL, $2)`, [
           2000 + s.id,
           `Forwarded message. Reply to ${s.email.toUpperCase()} please.`,
+        ]);
+      }
+      if (s.id % 5 === 0) {
+        // no identifier in these rows: they belong to the subject through foreign keys
+        await fx.admin.query(`INSERT INTO ${tables.purchases} VALUES ($1, $2, 10.00)`, [3000 + s.id, s.id]);
+        await fx.admin.query(`INSERT INTO ${tables.payments} VALUES ($1, $2, 10.00)`, [
+          4000 + s.id,
+          3000 + s.id,
         ]);
       }
       if (s.id % 4 === 0) {
@@ -131,6 +149,7 @@ describe('pii discovery and DSR answers', () => {
         topicRefreshMs: 1_000,
       },
       logger,
+      foreignKeysByContract({ url: loadConnections().registry.url }),
     );
     await discovery.start();
     answerer = new Answerer(
@@ -147,7 +166,7 @@ describe('pii discovery and DSR answers', () => {
         dlqTopic: topics.dlq,
         pepper,
         waitMs: 30_000,
-        depth: 1,
+        depth: 2,
         detect: { defaultRegion: 'GB' },
       },
       logger,
@@ -246,6 +265,12 @@ describe('pii discovery and DSR answers', () => {
     if (s.id % 2 === 0) expected.push(`${tables.tickets}:${1000 + s.id}:linked-identifier`);
     if (s.id % 3 === 0) expected.push(`${tables.tickets}:${2000 + s.id}:identifier`);
     if (s.id % 4 === 0) expected.push(`${tables.profiles}:${s.id}:identifier`);
+    if (s.id % 5 === 0) {
+      expected.push(
+        `${tables.purchases}:${3000 + s.id}:foreign-key`,
+        `${tables.payments}:${4000 + s.id}:foreign-key`,
+      );
+    }
     return expected.sort();
   }
 

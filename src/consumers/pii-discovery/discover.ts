@@ -7,8 +7,12 @@
  *   tombstoned). Columns the event did not carry (unchanged TOAST values) keep what they held.
  * - delete: every token of the location is tombstoned.
  * - truncate: every location of the table is.
+ *
+ * Relational reach: a row whose foreign key points at another row holds the token
+ * `ref:<that row's location id>`, so an answer can walk from a subject's row to the rows that
+ * reference it (an order of the customer) although they hold no identifier themselves.
  */
-import type { ChangeEnvelope } from '../../events/envelope.js';
+import type { ChangeEnvelope, ForeignKey } from '../../events/envelope.js';
 import { type Classification, classify } from './classification.js';
 import { type DetectOptions, detectRow } from './detectors.js';
 import { type IndexedLocation, type IndexRecord, indexKey, type SubjectIndex } from './subject-index.js';
@@ -23,6 +27,13 @@ export interface DiscoveryContext {
 export interface DecodedChange {
   key: Record<string, unknown> | null;
   envelope: ChangeEnvelope;
+  /** The table's foreign keys, from its contract. */
+  foreignKeys?: readonly ForeignKey[];
+}
+
+/** The index token under which the rows referencing a location are filed. */
+export function referenceToken(locationId: string): string {
+  return `ref:${locationId}`;
 }
 
 export function discover(
@@ -72,6 +83,31 @@ export function discover(
       lastPosition,
     });
   }
+  for (const fk of change.foreignKeys ?? []) {
+    const values = fk.columns.map((column) => row[column]);
+    if (values.some((value) => value === null || value === undefined)) continue;
+    const parentKey = plainKey(
+      Object.fromEntries(fk.references.columns.map((column, i) => [column, values[i]])),
+    );
+    const parent = locationId({
+      source,
+      schema: fk.references.schema,
+      table: fk.references.table,
+      primaryKey: parentKey,
+    });
+    next.set(referenceToken(parent), {
+      source,
+      schema,
+      table,
+      primaryKey,
+      columns,
+      piiTypes,
+      identifierType: 'foreign-key',
+      identifierColumn: fk.columns.join(','),
+      matchReason: 'foreign-key',
+      lastPosition,
+    });
+  }
   // identifiers in columns this event did not carry (unchanged TOAST) are still there
   const unchanged = new Set(envelope.unchanged);
   for (const token of index.tokensOf(id)) {
@@ -88,21 +124,21 @@ export function discover(
   return index.diff(id, next);
 }
 
-/** Key values as JSON-safe scalars: bigints as decimal text, bytes as hex. */
-function plainKey(key: Record<string, unknown>): Record<string, string | number | boolean | null> {
-  const plain: Record<string, string | number | boolean | null> = {};
+/**
+ * Key values as text (bytes as hex), so that a foreign key's values and the referenced row's key
+ * give the same location id even when their types differ (an int4 column referencing an int8 key).
+ */
+function plainKey(key: Record<string, unknown>): Record<string, string | null> {
+  const plain: Record<string, string | null> = {};
   for (const [column, value] of Object.entries(key)) {
     plain[column] =
-      typeof value === 'bigint'
-        ? value.toString()
+      value === null || value === undefined
+        ? null
         : Buffer.isBuffer(value)
           ? value.toString('hex')
-          : typeof value === 'string' ||
-              typeof value === 'number' ||
-              typeof value === 'boolean' ||
-              value === null
-            ? value
-            : JSON.stringify(value);
+          : typeof value === 'object'
+            ? JSON.stringify(value)
+            : String(value);
   }
   return plain;
 }

@@ -9,7 +9,7 @@
  */
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Consumer, Kafka, Message, Producer } from 'kafkajs';
-import type { ChangeEnvelope } from '../../events/envelope.js';
+import type { ChangeEnvelope, ForeignKey } from '../../events/envelope.js';
 import { deadLetter } from '../../kafka/dlq.js';
 import type { Logger } from '../../observability/logger.js';
 import { type DiscoveryContext, discover } from './discover.js';
@@ -42,6 +42,8 @@ export class Discovery {
     private readonly context: DiscoveryContext,
     private readonly options: DiscoveryOptions,
     private readonly logger: Logger,
+    /** The foreign keys a value contract declares (see foreignKeysByContract). */
+    private readonly foreignKeysOf: (schemaId: number) => Promise<readonly ForeignKey[]> = async () => [],
   ) {}
 
   /**
@@ -100,8 +102,10 @@ export class Discovery {
             const key = message.key
               ? ((await this.registry.decode(message.key)) as Record<string, unknown>)
               : null;
-            const envelope = (await this.registry.decode(message.value as Buffer)) as ChangeEnvelope;
-            for (const record of discover(this.view.index, { key, envelope }, this.context)) {
+            const value = message.value as Buffer;
+            const envelope = (await this.registry.decode(value)) as ChangeEnvelope;
+            const foreignKeys = await this.foreignKeysOf(value.readInt32BE(1));
+            for (const record of discover(this.view.index, { key, envelope, foreignKeys }, this.context)) {
               this.view.index.apply(record);
               records.push({ key: record.key, value: record.value ? JSON.stringify(record.value) : null });
             }

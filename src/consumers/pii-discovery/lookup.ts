@@ -12,6 +12,7 @@
 
 import type { DsrLocation, Identifier } from '../../dsr/contracts.js';
 import type { DetectOptions } from './detectors.js';
+import { referenceToken } from './discover.js';
 import type { IndexedLocation, SubjectIndex } from './subject-index.js';
 import { normalizeIdentifier, subjectToken } from './tokens.js';
 
@@ -68,6 +69,26 @@ export function lookup(
     }
     frontier = next;
   }
+  // relational reach: rows whose foreign keys point at a found row, hop by hop
+  frontier = [...found.keys()];
+  for (let hop = 0; hop < depth && frontier.length > 0; hop++) {
+    const next: string[] = [];
+    for (const from of frontier) {
+      const via = found.get(from) as DsrLocation;
+      for (const [id, location] of index.locationsOf(referenceToken(from))) {
+        if (found.has(id)) continue;
+        found.set(
+          id,
+          toResult(location, {
+            kind: 'foreign-key',
+            via: { schema: via.schema, table: via.table, primaryKey: via.primaryKey },
+          }),
+        );
+        next.push(id);
+      }
+    }
+    frontier = next;
+  }
   return { locations: [...found.values()], unusable };
 }
 
@@ -89,6 +110,7 @@ function widening(index: SubjectIndex, locationId: string): string[] {
   const byType = new Map<string, string[]>();
   for (const token of index.tokensOf(locationId)) {
     const type = index.entry(token, locationId)?.identifierType ?? '';
+    if (type === 'foreign-key') continue;
     byType.set(type, [...(byType.get(type) ?? []), token]);
   }
   return [...byType.values()].filter((tokens) => tokens.length === 1).flat();

@@ -4,6 +4,7 @@
  */
 import pg from 'pg';
 import { DsrCdcError } from '../../errors.js';
+import type { ForeignKey } from '../../events/envelope.js';
 import { type PostgresSourceSettings, tableMatcher } from './settings.js';
 
 export interface CapturedTable {
@@ -19,6 +20,8 @@ export interface CapturedTable {
    * walks the table in physical (ctid) order instead of key order.
    */
   keyless: boolean;
+  /** Foreign keys to other tables (pg_constraint), carried in the table's contract. */
+  foreignKeys: ForeignKey[];
 }
 
 const IDENTITY = { d: 'default', n: 'nothing', f: 'full', i: 'index' } as const;
@@ -78,6 +81,7 @@ export async function inspectSource(
     primary_key: string[] | null;
     identity_index: string[] | null;
     columns: string[];
+    foreign_keys: ForeignKey[] | null;
   }>(
     `SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name, c.relreplident AS identity,
             has_table_privilege(c.oid, 'SELECT') AS can_select,
@@ -90,7 +94,19 @@ export async function inspectSource(
                JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
               WHERE i.indrelid = c.oid AND i.indisreplident) AS identity_index,
             (SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_attribute a
-              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns
+              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
+            (SELECT json_agg(json_build_object(
+                      'columns', (SELECT array_agg(a.attname ORDER BY k.ord) FROM unnest(f.conkey) WITH ORDINALITY AS k(attnum, ord)
+                                    JOIN pg_attribute a ON a.attrelid = f.conrelid AND a.attnum = k.attnum),
+                      'references', json_build_object(
+                        'schema', rn.nspname, 'table', rc.relname,
+                        'columns', (SELECT array_agg(a.attname ORDER BY k.ord) FROM unnest(f.confkey) WITH ORDINALITY AS k(attnum, ord)
+                                      JOIN pg_attribute a ON a.attrelid = f.confrelid AND a.attnum = k.attnum)))
+                    ORDER BY f.conname)
+               FROM pg_constraint f
+               JOIN pg_class rc ON rc.oid = f.confrelid
+               JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+              WHERE f.conrelid = c.oid AND f.contype = 'f') AS foreign_keys
        FROM pg_publication_tables p
        JOIN pg_namespace n ON n.nspname = p.schemaname
        JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = p.tablename
@@ -123,7 +139,15 @@ export async function inspectSource(
       );
     }
     const keyless = t.identity === 'f' && !t.primary_key;
-    return { oid: t.oid, schema: t.schema, name: t.name, replicaIdentity, keyColumns, keyless };
+    return {
+      oid: t.oid,
+      schema: t.schema,
+      name: t.name,
+      replicaIdentity,
+      keyColumns,
+      keyless,
+      foreignKeys: t.foreign_keys ?? [],
+    };
   });
 }
 

@@ -138,7 +138,7 @@ export class PostgresSource {
     await admin.connect();
     try {
       const encoders = await Promise.all(
-        tables.map(async (t) => this.deps.contracts.forRelation(await describeTable(client, t), t.keyless)),
+        tables.map(async (t) => this.deps.contracts.forRelation(await describeTable(client, t), t)),
       );
       await ensureTopics(
         admin,
@@ -201,7 +201,7 @@ export class PostgresSource {
       progress.tables[id] = record;
       if (record.done) continue;
       const relation = await describeTable(client, table);
-      const encoder = await this.deps.contracts.forRelation(relation, table.keyless);
+      const encoder = await this.deps.contracts.forRelation(relation, table);
       const reader = await openChunkReader(
         this.connection,
         relation,
@@ -308,8 +308,8 @@ export class PostgresSource {
         for (const output of assembler.accept(parseLsn(lsnText), keyed)) {
           if (output.kind === 'relation') {
             if (captured.has(output.relation.oid)) {
-              const keyless = captured.get(output.relation.oid)?.keyless ?? false;
-              encoders.set(output.relation.oid, await contracts.forRelation(output.relation, keyless));
+              const table = captured.get(output.relation.oid);
+              encoders.set(output.relation.oid, await contracts.forRelation(output.relation, table));
             }
           } else if (output.kind === 'change') {
             inTransaction = true;

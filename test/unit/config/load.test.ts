@@ -230,6 +230,65 @@ describe('loadConfig', () => {
     expect(error.message).not.toContain('plain-overlay');
   });
 
+  describe('dsr section', () => {
+    const PEPPER = 'p'.repeat(32);
+    const dsr = (section: Record<string, unknown>) => variant({ dsr: { pepper: '${env:PEPPER}', ...section } });
+
+    it('is optional, resolves the pepper and fills defaults', () => {
+      expect(load(VALID).dsr).toBeUndefined();
+      const config = load(dsr({ defaultRegion: 'GB' }), { PG_PASSWORD, PEPPER });
+      expect(config.dsr?.pepper.reveal()).toBe(PEPPER);
+      expect(config.dsr).toMatchObject({ answerWaitMs: 30_000, linkDepth: 1, defaultRegion: 'GB' });
+      expect(config.dsr?.classification).toBeUndefined();
+      expect(JSON.stringify(config)).not.toContain(PEPPER);
+    });
+
+    it('refuses a plaintext pepper without echoing it', () => {
+      const error = configError(() => load(dsr({ pepper: PEPPER })));
+      expect(error.message).toContain('dsr.pepper: plaintext secrets are refused');
+      expect(error.message).not.toContain(PEPPER);
+      expect(error.field).toBe('dsr.pepper');
+    });
+
+    it('refuses a pepper shorter than 32 bytes, naming the field', () => {
+      const short = 'p'.repeat(31);
+      const error = configError(() => load(dsr({}), { PG_PASSWORD, PEPPER: short }));
+      expect(error.message).toContain('dsr.pepper: expected a secret of at least 32 bytes');
+      expect(error.message).not.toContain(short);
+      expect(error.field).toBe('dsr.pepper');
+    });
+
+    it('requires the pepper and checks the other fields', () => {
+      expect(configError(() => load(variant({ dsr: {} }))).message).toContain(
+        'dsr.pepper: required, expected a string',
+      );
+      const error = configError(() =>
+        load(dsr({ linkDepth: 4, answerWaitMs: -1, defaultRegion: 'UK', classification: '' }), {
+          PG_PASSWORD,
+          PEPPER,
+        }),
+      );
+      expect(error.message).toContain('dsr.linkDepth: expected at most 3');
+      expect(error.message).toContain('dsr.answerWaitMs: expected at least 0');
+      expect(error.message).toContain('dsr.defaultRegion: expected a two-letter ISO 3166 country code');
+      expect(error.message).toContain('dsr.classification: expected a non-empty string');
+    });
+
+    it('takes overlays', () => {
+      const config = load(dsr({}), { PG_PASSWORD, PEPPER, DSR_CDC__DSR__LINK_DEPTH: '0' });
+      expect(config.dsr?.linkDepth).toBe(0);
+    });
+
+    it("matches the example file's commented-out section once uncommented", () => {
+      const example = readFileSync('dsr-cdc.example.yaml', 'utf8');
+      const block = /^# dsr:\n(?:#.*\n)+/m.exec(example)?.[0];
+      expect(block).toBeDefined();
+      const uncommented = example.replace(block as string, (block as string).replace(/^# ?/gm, ''));
+      const config = load(uncommented, { DSR_CDC_PG_PASSWORD: 'x', DSR_CDC_PEPPER: PEPPER });
+      expect(config.dsr).toMatchObject({ answerWaitMs: 30_000, linkDepth: 1, defaultRegion: 'GB' });
+    });
+  });
+
   it('returns a deeply frozen config', () => {
     const config = load(VALID);
     expect(Object.isFrozen(config)).toBe(true);

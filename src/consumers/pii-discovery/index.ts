@@ -1,0 +1,171 @@
+/**
+ * Wiring of the pii-discovery stage from the validated config: topics, clients, and the three
+ * parts of one process (IndexView, Discovery, Answerer). The only place that turns config into
+ * their options. Any number of processes may run with the same config: Kafka splits the work.
+ */
+import { readFileSync } from 'node:fs';
+import { type Kafka, Partitioners } from 'kafkajs';
+import { parse } from 'yaml';
+import type { Config } from '../../config/schema.js';
+import { DsrCdcError } from '../../errors.js';
+import { createRegistry, foreignKeysByContract } from '../../events/registry.js';
+import { createKafka } from '../../kafka/client.js';
+import { dlqTopic } from '../../kafka/dlq.js';
+import { ensureTopics, loadTopicFamilies, type TopicFamilies, topicSpec } from '../../kafka/topics.js';
+import { child, type Logger } from '../../observability/logger.js';
+import { Answerer, type AnswererOptions } from './answerer.js';
+import { type Classification, parseClassification } from './classification.js';
+import type { DiscoveryContext } from './discover.js';
+import { Discovery, type DiscoveryOptions } from './discovery.js';
+import { IndexView } from './index-view.js';
+
+/** The topics of the stage, from topics/topics.yaml. */
+export function piiDiscoveryTopics(families: TopicFamilies = loadTopicFamilies()) {
+  return {
+    requests: topicSpec(families, 'dsr-requests'),
+    index: topicSpec(families, 'dsr-subject-index'),
+    results: topicSpec(families, 'dsr-discovery-results'),
+    audit: topicSpec(families, 'dsr-audit'),
+    dlq: dlqTopic(families, 'pii-discovery'),
+  };
+}
+
+export interface PiiDiscoverySettings {
+  context: DiscoveryContext;
+  discovery: DiscoveryOptions;
+  answerer: AnswererOptions;
+}
+
+/** Throws CONFIG_INVALID naming the field when the config has no `dsr` section or a bad classification. */
+export function piiDiscoverySettings(
+  config: Config,
+  topics = piiDiscoveryTopics(),
+  readFile: (path: string) => string = (path) => readFileSync(path, 'utf8'),
+): PiiDiscoverySettings {
+  const { dsr } = config;
+  if (!dsr) {
+    throw new DsrCdcError(
+      'CONFIG_INVALID',
+      'pii-discovery needs the `dsr` section of the config (at least dsr.pepper); see dsr-cdc.example.yaml',
+      { field: 'dsr' },
+    );
+  }
+  // the config holds the pepper as text; its UTF-8 bytes are the key (as the config schema counts them)
+  const pepper = Buffer.from(dsr.pepper.reveal(), 'utf8');
+  const detect = dsr.defaultRegion ? { defaultRegion: dsr.defaultRegion } : {};
+  const discoveryGroupId = `${config.pipeline.name}.pii-discovery`;
+  return {
+    context: { pepper, classification: loadClassification(dsr.classification, readFile), detect },
+    discovery: {
+      groupId: discoveryGroupId,
+      indexTopic: topics.index.name,
+      dlqTopic: topics.dlq.name,
+    },
+    answerer: {
+      groupId: `${config.pipeline.name}.dsr-answer`,
+      discoveryGroupId,
+      requestsTopic: topics.requests.name,
+      resultsTopic: topics.results.name,
+      auditTopic: topics.audit.name,
+      dlqTopic: topics.dlq.name,
+      pepper,
+      waitMs: dsr.answerWaitMs,
+      depth: dsr.linkDepth,
+      detect,
+    },
+  };
+}
+
+function loadClassification(path: string | undefined, readFile: (path: string) => string): Classification {
+  if (path === undefined) return parseClassification(undefined);
+  let document: unknown;
+  try {
+    document = parse(readFile(path));
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new DsrCdcError('CONFIG_INVALID', `dsr.classification: cannot read ${path} (${reason})`, {
+      field: 'dsr.classification',
+      cause: error,
+    });
+  }
+  try {
+    return parseClassification(document);
+  } catch (error) {
+    throw new DsrCdcError('CONFIG_INVALID', `dsr.classification (${path}): ${(error as Error).message}`, {
+      field: 'dsr.classification',
+      cause: error,
+    });
+  }
+}
+
+/**
+ * Runs the stage until `signal` aborts: creates its topics, then starts the index view, the
+ * discovery group and the answer group, and stops them in reverse order. Resolves once stopped.
+ */
+export async function runPiiDiscovery(config: Config, logger: Logger, signal: AbortSignal): Promise<void> {
+  const topics = piiDiscoveryTopics();
+  const settings = piiDiscoverySettings(config, topics);
+  const log = child(logger, 'pii-discovery');
+  const kafka = createKafka(config.kafka, log);
+  await createTopics(kafka, Object.values(topics));
+
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    // murmur2 of the key bytes, as in the Java client: a key's partition does not depend on the producer
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
+  const view = new IndexView(kafka, topics.index.name);
+  const discovery = new Discovery(
+    kafka,
+    createRegistry(config.registry),
+    producer,
+    view,
+    settings.context,
+    settings.discovery,
+    child(log, 'pii-discovery.discovery'),
+    foreignKeysByContract(config.registry),
+  );
+  const answerer = new Answerer(kafka, producer, view, settings.answerer, child(log, 'pii-discovery.answer'));
+
+  // each part is stopped even if it failed half-way through starting
+  const started: { name: string; stop: () => Promise<void> }[] = [];
+  try {
+    for (const [name, start, stop] of [
+      ['producer', () => producer.connect(), () => producer.disconnect()],
+      ['index view', () => view.start(), () => view.stop()],
+      ['discovery', () => discovery.start(), () => discovery.stop()],
+      ['answerer', () => answerer.start(), () => answerer.stop()],
+    ] as const) {
+      started.push({ name, stop });
+      if (signal.aborted) break;
+      await start();
+    }
+    if (!signal.aborted) log.info({ groups: [settings.discovery.groupId, settings.answerer.groupId] }, 'running');
+    await aborted(signal);
+  } finally {
+    for (const part of started.reverse()) {
+      await part.stop().catch((error: unknown) => {
+        log.warn({ part: part.name, reason: (error as Error).message }, 'did not stop cleanly');
+      });
+    }
+  }
+}
+
+async function createTopics(kafka: Kafka, specs: Parameters<typeof ensureTopics>[1]): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await ensureTopics(admin, specs);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+}
