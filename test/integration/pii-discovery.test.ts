@@ -58,6 +58,10 @@ describe('pii discovery and DSR answers', () => {
     );
     tables.tickets = await fx.table('tickets', 'id int PRIMARY KEY, customer_id int, body text');
     tables.profiles = await fx.table('profiles', 'id int PRIMARY KEY, doc jsonb');
+    tables.addresses = await fx.table(
+      'addresses',
+      `id int PRIMARY KEY, customer_id int REFERENCES public.${tables.customers}(id), street text, city text, postal_code text`,
+    );
     tables.purchases = await fx.table(
       'purchases',
       `id int PRIMARY KEY, customer_id int REFERENCES public.${tables.customers}(id), total numeric(10,2)`,
@@ -90,6 +94,11 @@ describe('pii discovery and DSR answers', () => {
           `Forwarded message. Reply to ${s.email.toUpperCase()} please.`,
         ]);
       }
+      await fx.admin.query(`INSERT INTO ${tables.addresses} VALUES ($1, $2, $3, 'London', 'SW1A 1AA')`, [
+        5000 + s.id,
+        s.id,
+        `${s.id} Downing Street`,
+      ]);
       if (s.id % 5 === 0) {
         // no identifier in these rows: they belong to the subject through foreign keys
         await fx.admin.query(`INSERT INTO ${tables.purchases} VALUES ($1, $2, 10.00)`, [3000 + s.id, s.id]);
@@ -261,7 +270,10 @@ describe('pii discovery and DSR answers', () => {
 
   /** The ground truth: where each subject's data is, and how a lookup by email reaches it. */
   function expectedFor(s: Subject): string[] {
-    const expected = [`${tables.customers}:${s.id}:identifier`];
+    const expected = [
+      `${tables.customers}:${s.id}:identifier`,
+      `${tables.addresses}:${5000 + s.id}:foreign-key`,
+    ];
     if (s.id % 2 === 0) expected.push(`${tables.tickets}:${1000 + s.id}:linked-identifier`);
     if (s.id % 3 === 0) expected.push(`${tables.tickets}:${2000 + s.id}:identifier`);
     if (s.id % 4 === 0) expected.push(`${tables.profiles}:${s.id}:identifier`);
@@ -303,12 +315,13 @@ describe('pii discovery and DSR answers', () => {
     const moved = subjects[0] as Subject; // id 1: only the customer row holds the email
     const newEmail = `moved.${run}@example.test`;
     await fx.admin.query(`UPDATE ${tables.customers} SET email = $1 WHERE id = $2`, [newEmail, moved.id]);
-    expect(summary(await ask('req-moved-new', [{ type: 'email', value: newEmail }]))).toEqual([
-      `${tables.customers}:1:identifier`,
-    ]);
+    expect(summary(await ask('req-moved-new', [{ type: 'email', value: newEmail }]))).toEqual(
+      [`${tables.customers}:1:identifier`, `${tables.addresses}:5001:foreign-key`].sort(),
+    );
     expect(summary(await ask('req-moved-old', [{ type: 'email', value: moved.email }]))).toEqual([]);
 
-    const gone = subjects[11] as Subject; // id 12: customer row, two tickets, a profile
+    const gone = subjects[11] as Subject; // id 12: customer row, address, two tickets, a profile
+    await fx.admin.query(`DELETE FROM ${tables.addresses} WHERE customer_id = $1`, [gone.id]);
     await fx.admin.query(`DELETE FROM ${tables.customers} WHERE id = $1`, [gone.id]);
     await fx.admin.query(`DELETE FROM ${tables.tickets} WHERE id IN ($1, $2)`, [
       1000 + gone.id,
