@@ -51,7 +51,13 @@ describe('replication source under kill -9', () => {
 
     let child = startSource(configPath);
     // writers start once the slot exists, so every change they commit is after the consistent point
-    await waitFor(async () => (await slotRow(fx)) !== undefined, 60_000, 'the slot was not created');
+    await waitFor(
+      async () =>
+        (await fx.admin.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [fx.slot]))
+          .rowCount === 1,
+      60_000,
+      'the slot was not created',
+    );
 
     const writer = new Writer(table, KEYS);
     const writing = writer.run();
@@ -73,17 +79,8 @@ describe('replication source under kill -9', () => {
     expect(writer.commits).toBeGreaterThan(50);
 
     // caught up: the slot confirmed the last commit, so every event up to it is durable in Kafka
-    const { rows } = await fx.admin.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
-    await waitFor(
-      async () => {
-        const slot = await slotRow(fx, rows[0]?.lsn);
-        return slot?.caught_up === true;
-      },
-      90_000,
-      'the restarted source did not catch up',
-    );
-
-    const events = await readAll(fx, fx.topic(table));
+    await fx.waitSlotCaughtUp(90_000);
+    const events = await fx.readAllEvents(fx.topic(table));
 
     // duplicates (re-sent after a crash) are exact copies with the same commitLsn + seq
     const byPosition = new Map<string, DecodedEvent>();
@@ -201,24 +198,6 @@ class Writer {
     const offset = Math.floor(Math.random() * this.keys);
     return Math.random() < 0.5 ? 1 + offset : PRELOADED + 1 + offset;
   }
-}
-
-async function slotRow(fx: CdcFixture, lsn?: string) {
-  const { rows } = await fx.admin.query<{ caught_up: boolean }>(
-    'SELECT confirmed_flush_lsn >= $2::pg_lsn AS caught_up FROM pg_replication_slots WHERE slot_name = $1',
-    [fx.slot, lsn ?? '0/0'],
-  );
-  return rows[0];
-}
-
-/** Every event of the topic: as many as its high watermarks say there are. */
-async function readAll(fx: CdcFixture, topic: string): Promise<DecodedEvent[]> {
-  const admin = fx.kafka.admin();
-  await admin.connect();
-  const offsets = await admin.fetchTopicOffsets(topic);
-  await admin.disconnect();
-  const total = offsets.reduce((sum, o) => sum + Number(o.high), 0);
-  return fx.readUntil([topic], (events) => events.length >= total, 120_000);
 }
 
 function compare(a: bigint | null, b: bigint | null): number {

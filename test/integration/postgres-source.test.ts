@@ -101,22 +101,9 @@ describe('postgres replication source', () => {
     try {
       await fx.waitStreaming();
       await fx.admin.query(`INSERT INTO ${table} SELECT g, 'v' FROM generate_series(1, 500) g`);
-      const { rows: walRows } = await fx.admin.query<{ lsn: string }>(
-        'SELECT pg_current_wal_lsn()::text AS lsn',
-      );
       await fx.readUntil([fx.topic(table)], (es) => es.length >= 500);
       // the slot's confirmed position reaches the commit once its events are in Kafka
-      const deadline = Date.now() + 15_000;
-      let caughtUp = false;
-      while (!caughtUp && Date.now() < deadline) {
-        const { rows } = await fx.admin.query<{ ok: boolean }>(
-          'SELECT confirmed_flush_lsn >= $2::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $1',
-          [fx.slot, walRows[0]?.lsn],
-        );
-        caughtUp = rows[0]?.ok === true;
-        if (!caughtUp) await new Promise((r) => setTimeout(r, 100));
-      }
-      expect(caughtUp).toBe(true);
+      await fx.waitSlotCaughtUp(15_000);
       expect(running.source.stats.transactions).toBeGreaterThanOrEqual(1);
     } finally {
       await running.stop();

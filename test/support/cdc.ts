@@ -145,6 +145,34 @@ export class CdcFixture {
     throw new Error(`slot ${this.slot} did not become active within ${timeoutMs} ms`);
   }
 
+  /**
+   * Polls until the slot has confirmed the server's current WAL position (taken now): the source
+   * acknowledges only what Kafka holds, so every change committed so far is then in Kafka.
+   */
+  async waitSlotCaughtUp(timeoutMs = 60_000): Promise<void> {
+    const { rows } = await this.admin.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const slot = await this.admin.query<{ ok: boolean }>(
+        'SELECT active AND confirmed_flush_lsn >= $2::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $1',
+        [this.slot, rows[0]?.lsn],
+      );
+      if (slot.rows[0]?.ok === true) return;
+      if (Date.now() > deadline) throw new Error(`slot ${this.slot} did not catch up within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** Every event of `topic`: as many as its high watermarks say there are. */
+  async readAllEvents(topic: string, timeoutMs = 120_000): Promise<DecodedEvent[]> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    const offsets = await admin.fetchTopicOffsets(topic);
+    await admin.disconnect();
+    const total = offsets.reduce((sum, o) => sum + Number(o.high) - Number(o.low), 0);
+    return this.readUntil([topic], (events) => events.length >= total, timeoutMs);
+  }
+
   /** The source creates its topics at start; readers wait for them instead of failing. */
   async waitForTopics(topics: string[], timeoutMs: number): Promise<void> {
     const admin = this.kafka.admin();

@@ -67,9 +67,7 @@ export function discover(
     seq: String(envelope.source.seq),
   };
   const next = new Map<string, IndexedLocation>();
-  for (const finding of findings) {
-    if (finding.role !== 'identifier') continue;
-    const token = subjectToken(context.pepper, finding.type, finding.normalized);
+  const hold = (token: string, identifierType: string, identifierColumn: string, matchReason: string) =>
     next.set(token, {
       source,
       schema,
@@ -77,36 +75,22 @@ export function discover(
       primaryKey,
       columns,
       piiTypes,
-      identifierType: finding.type,
-      identifierColumn: finding.column,
-      matchReason: finding.reason,
+      identifierType,
+      identifierColumn,
+      matchReason,
       lastPosition,
     });
+  for (const finding of findings) {
+    if (finding.role !== 'identifier') continue;
+    hold(subjectToken(context.pepper, finding.type, finding.normalized), finding.type, finding.column, finding.reason);
   }
   for (const fk of change.foreignKeys ?? []) {
     const values = fk.columns.map((column) => row[column]);
     if (values.some((value) => value === null || value === undefined)) continue;
-    const parentKey = plainKey(
-      Object.fromEntries(fk.references.columns.map((column, i) => [column, values[i]])),
-    );
-    const parent = locationId({
-      source,
-      schema: fk.references.schema,
-      table: fk.references.table,
-      primaryKey: parentKey,
-    });
-    next.set(referenceToken(parent), {
-      source,
-      schema,
-      table,
-      primaryKey,
-      columns,
-      piiTypes,
-      identifierType: 'foreign-key',
-      identifierColumn: fk.columns.join(','),
-      matchReason: 'foreign-key',
-      lastPosition,
-    });
+    const parentKey = plainKey(Object.fromEntries(fk.references.columns.map((column, i) => [column, values[i]])));
+    const { schema: parentSchema, table: parentTable } = fk.references;
+    const parent = locationId({ source, schema: parentSchema, table: parentTable, primaryKey: parentKey });
+    hold(referenceToken(parent), 'foreign-key', fk.columns.join(','), 'foreign-key');
   }
   // identifiers in columns this event did not carry (unchanged TOAST) are still there
   const unchanged = new Set(envelope.unchanged);
