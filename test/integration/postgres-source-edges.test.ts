@@ -49,24 +49,11 @@ function read(
  * (A marker row seen by a reader is not enough: partitions are read independently.)
  */
 async function readCaughtUp(fx: CdcFixture, running: RunningSource, topic: string): Promise<DecodedEvent[]> {
-  const { rows } = await fx.admin.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
-  await until(
-    async () => {
-      const { rows: slot } = await fx.admin.query<{ ok: boolean }>(
-        'SELECT confirmed_flush_lsn >= $2::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $1',
-        [fx.slot, rows[0]?.lsn],
-      );
-      return slot[0]?.ok === true;
-    },
-    90_000,
-    'the slot to confirm the current WAL position',
-  );
-  const admin = fx.kafka.admin();
-  await admin.connect();
-  const offsets = await admin.fetchTopicOffsets(topic);
-  await admin.disconnect();
-  const total = offsets.reduce((sum, o) => sum + Number(o.high), 0);
-  return read(fx, running, [topic], (events) => events.length >= total, 90_000);
+  await fx.waitSlotCaughtUp(90_000);
+  const stopped = running.done.then(() => {
+    throw new Error('the source stopped before every event arrived');
+  });
+  return Promise.race([fx.readAllEvents(topic, 90_000), stopped]);
 }
 
 async function registryJson(path: string): Promise<unknown> {
