@@ -17,6 +17,7 @@ import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { DsrCdcError } from '../errors.js';
+import { formatPath, parseWith } from '../validation.js';
 import { type Config, configSchema, Secret, type SecretResolver } from './schema.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -41,13 +42,12 @@ export function loadConfig({ path, env, readFile = readUtf8 }: LoadConfigOptions
   }
   const schema = configSchema(secretResolver(env, readFile));
   const raw = applyOverlays(parseYaml(path, text), env, schema);
-  const parsed = schema.safeParse(raw, { error: describeIssue });
-  if (!parsed.success) {
-    const problems = parsed.error.issues.flatMap(toProblems);
-    const lines = problems.map((problem) => `${problem.path}: ${problem.text}`);
-    throw invalid(`invalid config ${path}`, lines, problems[0]?.path);
-  }
-  return deepFreeze(parsed.data) as Config;
+  const parsed = parseWith(schema, raw, {
+    code: 'CONFIG_INVALID',
+    heading: `invalid config ${path}`,
+    vocabulary: 'yaml',
+  });
+  return deepFreeze(parsed) as Config;
 }
 
 /** A plain copy of the config with every secret replaced by its masked form, for printing. */
@@ -194,75 +194,6 @@ function unwrap(schema: z.ZodType): z.ZodType {
 
 function normalise(key: string): string {
   return key.toLowerCase().replaceAll('_', '');
-}
-
-const TYPE_NAMES: Record<string, string> = {
-  array: 'a list',
-  object: 'a mapping',
-  record: 'a mapping',
-  string: 'a string',
-  number: 'a number',
-  int: 'an integer',
-  boolean: 'true or false',
-};
-
-/** zod error map: turns an issue into "what was expected". Schema-level messages take precedence. */
-function describeIssue(issue: z.core.$ZodRawIssue): string | undefined {
-  switch (issue.code) {
-    case 'invalid_type': {
-      const expected = TYPE_NAMES[issue.expected] ?? issue.expected;
-      if (issue.input === undefined) return `required, expected ${expected}`;
-      if (issue.expected === 'int' && typeof issue.input === 'number') return `expected ${expected}`;
-      return `expected ${expected}, got ${describeInput(issue.input)}`;
-    }
-    case 'too_small':
-      if (issue.origin === 'string' && Number(issue.minimum) === 1) return 'expected a non-empty string';
-      if (issue.origin === 'array') return `expected at least ${issue.minimum} item(s)`;
-      return `expected ${issue.inclusive ? 'at least' : 'more than'} ${issue.minimum}`;
-    case 'too_big':
-      if (issue.origin === 'array') return `expected at most ${issue.maximum} item(s)`;
-      return `expected ${issue.inclusive ? 'at most' : 'less than'} ${issue.maximum}`;
-    case 'invalid_format':
-      return issue.format === 'url' ? 'expected a URL' : undefined;
-    case 'invalid_value': {
-      const values = issue.values.map((value) => JSON.stringify(value));
-      return values.length === 1 ? `expected ${values[0]}` : `expected one of ${values.join(', ')}`;
-    }
-    default:
-      return undefined;
-  }
-}
-
-/** Names the type of a bad input, never its value: it may be a secret pasted into the wrong field. */
-function describeInput(input: unknown): string {
-  if (input === null) return 'null';
-  if (Array.isArray(input)) return 'a list';
-  if (typeof input === 'object') return 'a mapping';
-  return `a ${typeof input}`;
-}
-
-interface Problem {
-  path: string;
-  text: string;
-}
-
-function toProblems(issue: z.core.$ZodIssue): Problem[] {
-  if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((key) => ({ path: formatPath([...issue.path, key]), text: 'unknown field' }));
-  }
-  if (issue.code === 'invalid_key') {
-    return [{ path: formatPath(issue.path), text: issue.issues[0]?.message ?? issue.message }];
-  }
-  return [{ path: formatPath(issue.path), text: issue.message }];
-}
-
-function formatPath(path: readonly PropertyKey[]): string {
-  if (path.length === 0) return '(root)';
-  return path
-    .map((segment, index) =>
-      typeof segment === 'number' ? `[${segment}]` : `${index === 0 ? '' : '.'}${String(segment)}`,
-    )
-    .join('');
 }
 
 function invalid(heading: string, lines: string[], field: string | undefined): DsrCdcError {

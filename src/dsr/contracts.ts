@@ -14,7 +14,7 @@
  * never quote the input, because a request's identifiers are personal data.
  */
 import { z } from 'zod';
-import { DsrCdcError } from '../errors.js';
+import { parseWith } from '../validation.js';
 
 const DATETIME = z.iso.datetime({
   offset: true,
@@ -163,86 +163,5 @@ export function parseAuditEvent(input: unknown): AuditEvent {
 }
 
 function parseContract<T>(schema: z.ZodType<T>, what: string, input: unknown): T {
-  const parsed = schema.safeParse(input, { error: describeIssue });
-  if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.flatMap(toProblems);
-  const lines = problems.map((problem) => `  ${problem.path}: ${problem.expected}`);
-  throw new DsrCdcError('EVENT_INVALID', `invalid ${what}:\n${lines.join('\n')}`, {
-    field: problems[0]?.path,
-  });
+  return parseWith(schema, input, { code: 'EVENT_INVALID', heading: `invalid ${what}`, vocabulary: 'json' });
 }
-
-interface Problem {
-  path: string;
-  expected: string;
-}
-
-function toProblems(issue: z.core.$ZodIssue): Problem[] {
-  switch (issue.code) {
-    case 'unrecognized_keys':
-      return issue.keys.map((key) => ({ path: formatPath([...issue.path, key]), expected: 'unknown field' }));
-    case 'invalid_key':
-      return [
-        { path: formatPath(issue.path), expected: `bad name: ${issue.issues[0]?.message ?? 'invalid'}` },
-      ];
-    default:
-      return [{ path: formatPath(issue.path), expected: issue.message }];
-  }
-}
-
-/**
- * zod error map: "what was expected", built from the schema and the input's JSON kind, never its
- * value. Messages set in the schema take precedence; zod's own defaults never quote the input.
- */
-function describeIssue(issue: z.core.$ZodRawIssue): string | undefined {
-  switch (issue.code) {
-    case 'invalid_type': {
-      const expected = TYPE_NAMES[issue.expected] ?? issue.expected;
-      if (issue.input === undefined) return `required, expected ${expected}`;
-      return `expected ${expected}, got ${kindOf(issue.input)}`;
-    }
-    case 'too_small':
-    case 'too_big': {
-      const bound = issue.code === 'too_small' ? `at least ${issue.minimum}` : `at most ${issue.maximum}`;
-      const unit = issue.origin === 'string' ? ' character(s)' : issue.origin === 'array' ? ' item(s)' : '';
-      return `expected ${bound}${unit}`;
-    }
-    case 'invalid_value':
-      return `expected one of ${issue.values.map((value) => JSON.stringify(value)).join(', ')}`;
-    default:
-      return undefined;
-  }
-}
-
-const TYPE_NAMES: Record<string, string> = {
-  array: 'an array',
-  boolean: 'a boolean',
-  number: 'a number',
-  object: 'an object',
-  record: 'an object',
-  string: 'a string',
-};
-
-/** The JSON kind of a bad input, never its value. */
-function kindOf(input: unknown): string {
-  if (input === null) return 'null';
-  if (Array.isArray(input)) return 'an array';
-  return typeof input === 'object' ? 'an object' : `a ${typeof input}`;
-}
-
-/**
- * `identifiers[0].value`. A key that does not look like a field name (an unknown key may be
- * anything, even an email address pasted as a key) is shown as `<key>`.
- */
-function formatPath(path: readonly PropertyKey[]): string {
-  if (path.length === 0) return '(root)';
-  return path
-    .map((segment, index) => {
-      if (typeof segment === 'number') return `[${segment}]`;
-      const name = typeof segment === 'string' && FIELD_NAME.test(segment) ? segment : '<key>';
-      return index === 0 ? name : `.${name}`;
-    })
-    .join('');
-}
-
-const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;

@@ -19,7 +19,7 @@
  * Pure: no I/O; errors are DsrCdcError CONFIG_INVALID naming the field, never a row value.
  */
 import { z } from 'zod';
-import { DsrCdcError } from '../../errors.js';
+import { parseWith } from '../../validation.js';
 import {
   columnSemantics,
   type DetectOptions,
@@ -117,16 +117,12 @@ export interface Classification {
  * CONFIG_INVALID listing every problem by path (`columns[2].role: …`); `field` is the first.
  */
 export function parseClassification(document: unknown): Classification {
-  const parsed = classificationSchema.safeParse(document ?? {});
-  if (!parsed.success) {
-    const problems = parsed.error.issues.flatMap(toProblems);
-    throw new DsrCdcError(
-      'CONFIG_INVALID',
-      `invalid classification:\n${problems.map((problem) => `  ${problem.path}: ${problem.text}`).join('\n')}`,
-      { field: problems[0]?.path },
-    );
-  }
-  const rules = parsed.data.columns.map((rule) =>
+  const parsed = parseWith(classificationSchema, document ?? {}, {
+    code: 'CONFIG_INVALID',
+    heading: 'invalid classification',
+    vocabulary: 'yaml',
+  });
+  const rules = parsed.columns.map((rule) =>
     Object.freeze({
       rule: Object.freeze({ ...rule }),
       parts: rule.match.split('.').map(globPart),
@@ -223,25 +219,4 @@ function globPart(part: string): RegExp {
     .map((literal) => literal.replace(/[\\^$.|?+()[\]{}]/g, '\\$&'))
     .join('.*');
   return new RegExp(`^${body}$`, 's');
-}
-
-interface Problem {
-  path: string;
-  text: string;
-}
-
-function toProblems(issue: z.core.$ZodIssue): Problem[] {
-  if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((key) => ({ path: formatPath([...issue.path, key]), text: 'unknown field' }));
-  }
-  return [{ path: formatPath(issue.path), text: issue.message }];
-}
-
-function formatPath(path: readonly PropertyKey[]): string {
-  if (path.length === 0) return '(root)';
-  return path
-    .map((segment, index) =>
-      typeof segment === 'number' ? `[${segment}]` : `${index === 0 ? '' : '.'}${String(segment)}`,
-    )
-    .join('');
 }

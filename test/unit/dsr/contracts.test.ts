@@ -67,7 +67,7 @@ describe('parseDsrRequest', () => {
     [
       'an empty value',
       { identifiers: [{ type: 'email', value: '' }] },
-      'identifiers[0].value: expected at least 1 character(s)',
+      'identifiers[0].value: expected a non-empty string',
     ],
     [
       'a long value',

@@ -38,7 +38,7 @@ describe('parseClassification', () => {
   });
 
   it.each<[string, unknown, string, string]>([
-    ['a non-mapping', 'columns', '(root)', 'expected object'],
+    ['a non-mapping', 'columns', '(root)', 'expected a mapping, got a string'],
     ['an unknown top-level field', { rules: [] }, 'rules', 'unknown field'],
     [
       'an unknown rule field',
