@@ -2,6 +2,8 @@
  * The dsr-cdc command line. Each command lives in its own file under commands/ and is listed in
  * COMMANDS; a command that fails throws, and `run` turns the error into a message and an exit code:
  * 0 success, 2 a user mistake (bad arguments, CONFIG_INVALID, PREREQUISITE_MISSING), 1 anything else.
+ * A command that did its work but must report another status throws CliExit (e.g. 3: a DSR result
+ * that is not complete).
  */
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -9,6 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { type ErrorCode, isDsrCdcError } from '../errors.js';
 import { configCheck } from './commands/config-check.js';
+import { consumerRun } from './commands/consumer-run.js';
+import { dsrResult } from './commands/dsr-result.js';
+import { dsrSubmit } from './commands/dsr-submit.js';
 import { sourceRun } from './commands/source-run.js';
 
 /** What commands get from the process, passed in so that tests can run the CLI in-process. */
@@ -22,6 +27,8 @@ export interface CliContext {
 const GROUPS = {
   config: 'validate and inspect the pipeline config',
   source: 'run change-data-capture sources',
+  consumer: 'run consumer stages (pii-discovery)',
+  dsr: 'submit data subject requests and read their results',
 } as const;
 
 /** One command file's export: the group it belongs to (none: top level) and how to build it. */
@@ -30,7 +37,15 @@ export interface CliCommand {
   build(context: CliContext): Command;
 }
 
-const COMMANDS: readonly CliCommand[] = [configCheck, sourceRun];
+const COMMANDS: readonly CliCommand[] = [configCheck, sourceRun, consumerRun, dsrSubmit, dsrResult];
+
+/** Ends a command with `code` after it has printed everything it had to say. */
+export class CliExit extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+    this.name = 'CliExit';
+  }
+}
 
 const USER_MISTAKES: ReadonlySet<ErrorCode> = new Set(['CONFIG_INVALID', 'PREREQUISITE_MISSING']);
 
@@ -58,6 +73,7 @@ export async function run(argv: readonly string[], context: CliContext = process
   } catch (error) {
     // commander has already printed help, the version or its usage error.
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    if (error instanceof CliExit) return error.code;
     if (isDsrCdcError(error)) {
       context.stderr(`error: ${error.message}\n`);
       return USER_MISTAKES.has(error.code) ? 2 : 1;

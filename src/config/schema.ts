@@ -63,6 +63,9 @@ const pgName = z
 
 const SECRET_FORMS = '${env:NAME} or ${file:/path}';
 
+/** dsr.answerWaitMs when not set; exported for clients that wait for answers without a dsr section. */
+export const DEFAULT_ANSWER_WAIT_MS = 30_000;
+
 function secretSchema(resolve: SecretResolver) {
   return z
     .string()
@@ -181,7 +184,7 @@ export function configSchema(resolve: SecretResolver) {
           description:
             'Path of a YAML column classification file (absolute, or relative to the working directory).',
         }),
-        answerWaitMs: z.number().int().min(0).default(30_000).meta({
+        answerWaitMs: z.number().int().min(0).default(DEFAULT_ANSWER_WAIT_MS).meta({
           description: 'How long a DSR request waits for the index to catch up before an incomplete answer.',
         }),
         linkDepth: z.number().int().min(0).max(3).default(1).meta({

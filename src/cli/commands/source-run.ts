@@ -3,6 +3,7 @@ import { loadConfig } from '../../config/load.js';
 import { createLogger } from '../../observability/logger.js';
 import { runPostgresSource } from '../../sources/postgres/index.js';
 import type { CliCommand } from '../main.js';
+import { runUntilSignal } from '../signals.js';
 
 /**
  * `source run <name> --config <file>`: streams one source into Kafka until SIGTERM/SIGINT. The
@@ -19,19 +20,8 @@ export const sourceRun: CliCommand = {
       .action(async (name: string, options: { config: string }) => {
         const config = loadConfig({ path: options.config, env: context.env });
         const logger = createLogger({ level: config.log.level, component: 'dsr-cdc' });
-        const controller = new AbortController();
-        const stop = () => {
-          if (controller.signal.aborted) process.exit(130);
-          logger.info('stopping: flushing in-flight events (signal again to exit at once)');
-          controller.abort();
-        };
-        process.on('SIGTERM', stop);
-        process.on('SIGINT', stop);
-        try {
-          await runPostgresSource(config, name, logger, controller.signal);
-        } finally {
-          process.off('SIGTERM', stop);
-          process.off('SIGINT', stop);
-        }
+        await runUntilSignal(logger, 'stopping: flushing in-flight events', (signal) =>
+          runPostgresSource(config, name, logger, signal),
+        );
       }),
 };

@@ -82,12 +82,19 @@ export function discover(
     });
   for (const finding of findings) {
     if (finding.role !== 'identifier') continue;
-    hold(subjectToken(context.pepper, finding.type, finding.normalized), finding.type, finding.column, finding.reason);
+    hold(
+      subjectToken(context.pepper, finding.type, finding.normalized),
+      finding.type,
+      finding.column,
+      finding.reason,
+    );
   }
   for (const fk of change.foreignKeys ?? []) {
     const values = fk.columns.map((column) => row[column]);
     if (values.some((value) => value === null || value === undefined)) continue;
-    const parentKey = plainKey(Object.fromEntries(fk.references.columns.map((column, i) => [column, values[i]])));
+    const parentKey = plainKey(
+      Object.fromEntries(fk.references.columns.map((column, i) => [column, values[i]])),
+    );
     const { schema: parentSchema, table: parentTable } = fk.references;
     const parent = locationId({ source, schema: parentSchema, table: parentTable, primaryKey: parentKey });
     hold(referenceToken(parent), 'foreign-key', fk.columns.join(','), 'foreign-key');

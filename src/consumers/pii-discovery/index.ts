@@ -140,9 +140,12 @@ export async function runPiiDiscovery(config: Config, logger: Logger, signal: Ab
     ] as const) {
       started.push({ name, stop });
       if (signal.aborted) break;
-      await start();
+      await start().catch((error: unknown) => {
+        throw asStartError(name, error);
+      });
     }
-    if (!signal.aborted) log.info({ groups: [settings.discovery.groupId, settings.answerer.groupId] }, 'running');
+    if (!signal.aborted)
+      log.info({ groups: [settings.discovery.groupId, settings.answerer.groupId] }, 'running');
     await aborted(signal);
   } finally {
     for (const part of started.reverse()) {
@@ -155,12 +158,23 @@ export async function runPiiDiscovery(config: Config, logger: Logger, signal: Ab
 
 async function createTopics(kafka: Kafka, specs: Parameters<typeof ensureTopics>[1]): Promise<void> {
   const admin = kafka.admin();
-  await admin.connect();
   try {
+    await admin.connect();
     await ensureTopics(admin, specs);
+  } catch (error) {
+    throw asStartError('topic creation', error);
   } finally {
     await admin.disconnect();
   }
+}
+
+/** kafkajs failures while starting: Kafka unreachable or refusing, worth another try later. */
+function asStartError(part: string, error: unknown): DsrCdcError {
+  if (error instanceof DsrCdcError) return error;
+  return new DsrCdcError('CONNECTION_FAILED', `pii-discovery ${part} failed: ${(error as Error).message}`, {
+    retryable: true,
+    cause: error,
+  });
 }
 
 function aborted(signal: AbortSignal): Promise<void> {

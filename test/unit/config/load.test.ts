@@ -232,7 +232,8 @@ describe('loadConfig', () => {
 
   describe('dsr section', () => {
     const PEPPER = 'p'.repeat(32);
-    const dsr = (section: Record<string, unknown>) => variant({ dsr: { pepper: '${env:PEPPER}', ...section } });
+    const dsr = (section: Record<string, unknown>) =>
+      variant({ dsr: { pepper: '${env:PEPPER}', ...section } });
 
     it('is optional, resolves the pepper and fills defaults', () => {
       expect(load(VALID).dsr).toBeUndefined();

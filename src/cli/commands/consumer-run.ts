@@ -1,0 +1,32 @@
+import { Argument, Command } from 'commander';
+import { loadConfig } from '../../config/load.js';
+import type { Config } from '../../config/schema.js';
+import { runPiiDiscovery } from '../../consumers/pii-discovery/index.js';
+import { createLogger, type Logger } from '../../observability/logger.js';
+import type { CliCommand } from '../main.js';
+import { runUntilSignal } from '../signals.js';
+
+/** The consumer stages, by the name given on the command line. */
+const CONSUMERS: Record<string, (config: Config, logger: Logger, signal: AbortSignal) => Promise<void>> = {
+  'pii-discovery': runPiiDiscovery,
+};
+
+/**
+ * `consumer run <name> --config <file>`: runs one consumer stage until SIGTERM/SIGINT. The first
+ * signal stops it cleanly (offsets are committed only for durable output, so nothing is lost); a
+ * second exits at once, and the group re-reads what was not committed.
+ */
+export const consumerRun: CliCommand = {
+  group: 'consumer',
+  build: (context) =>
+    new Command('run')
+      .description('run a consumer stage until stopped (SIGTERM or SIGINT)')
+      .addArgument(new Argument('<name>', 'the consumer stage').choices(Object.keys(CONSUMERS)))
+      .requiredOption('-c, --config <file>', 'pipeline config file (YAML)')
+      .action(async (name: string, options: { config: string }) => {
+        const config = loadConfig({ path: options.config, env: context.env });
+        const logger = createLogger({ level: config.log.level, component: 'dsr-cdc' });
+        const consumer = CONSUMERS[name] as (typeof CONSUMERS)[string];
+        await runUntilSignal(logger, `stopping ${name}`, (signal) => consumer(config, logger, signal));
+      }),
+};
