@@ -9,7 +9,12 @@ export function createRegistry(config: Config['registry']): SchemaRegistry {
   const auth = config.auth && { username: config.auth.username, password: config.auth.password.reveal() };
   return new SchemaRegistry(
     { host: config.url, ...(auth ? { auth } : {}), clientId: 'dsr-cdc' },
-    { [SchemaType.AVRO]: avroTypeOptions() },
+    {
+      [SchemaType.AVRO]: avroTypeOptions(),
+      // JSON Schema contracts are registered, not used to encode: messages are validated by the
+      // zod schemas they were generated from, so the client's own ajv need not know formats
+      [SchemaType.JSON]: { strict: false, validateFormats: false },
+    },
   );
 }
 

@@ -2,7 +2,15 @@
  * The one place that builds a kafkajs client from the config. kafkajs' own log lines go through
  * our pino logger (so redaction applies) at the level they were emitted.
  */
-import { Kafka, type KafkaConfig, logLevel, type SASLOptions } from 'kafkajs';
+import {
+  type Consumer,
+  Kafka,
+  type KafkaConfig,
+  logLevel,
+  Partitioners,
+  type Producer,
+  type SASLOptions,
+} from 'kafkajs';
 import type { Config } from '../config/schema.js';
 import { child, type Logger } from '../observability/logger.js';
 
@@ -35,4 +43,28 @@ export function createKafka(config: Config['kafka'], logger: Logger): Kafka {
       },
   };
   return new Kafka(sasl ? { ...settings, sasl } : settings);
+}
+
+/**
+ * The producer every stage uses: idempotent, one request in flight (order per partition holds
+ * through retries), no topic auto-creation, and the Java client's murmur2 partitioner, so a
+ * key's partition does not depend on which client produced it.
+ */
+export function createProducer(kafka: Kafka): Producer {
+  return kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
+}
+
+/**
+ * kafkajs stops a consumer that hits an error it will not retry, and the process would go on
+ * without it; this reports such a crash so the owner can stop (and be restarted) instead.
+ */
+export function onFatalCrash(consumer: Consumer, fatal: (error: Error) => void): void {
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    if (!payload.restart) fatal(payload.error);
+  });
 }

@@ -18,6 +18,7 @@ import {
   parseDsrRequest,
 } from '../../dsr/contracts.js';
 import { isDsrCdcError } from '../../errors.js';
+import { onFatalCrash } from '../../kafka/client.js';
 import { deadLetter } from '../../kafka/dlq.js';
 import { readToEnd } from '../../kafka/read-to-end.js';
 import type { Logger } from '../../observability/logger.js';
@@ -46,6 +47,8 @@ export interface AnswererOptions {
 
 export class Answerer {
   private consumer: Consumer | undefined;
+  /** Called when kafkajs gives up on the consumer. */
+  onFatal: (error: Error) => void = () => undefined;
   private readonly lastAudit = new Map<string, AuditEvent>();
   private readonly finished = new Set<string>();
 
@@ -66,6 +69,7 @@ export class Answerer {
     });
     const consumer = this.kafka.consumer({ groupId: this.options.groupId, allowAutoTopicCreation: false });
     this.consumer = consumer;
+    onFatalCrash(consumer, (error) => this.onFatal(error));
     await consumer.connect();
     await consumer.subscribe({ topic: this.options.requestsTopic, fromBeginning: true });
     await consumer.run({

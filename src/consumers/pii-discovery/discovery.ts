@@ -10,6 +10,7 @@
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Consumer, Kafka, Message, Producer } from 'kafkajs';
 import type { ChangeEnvelope, ForeignKey } from '../../events/envelope.js';
+import { onFatalCrash } from '../../kafka/client.js';
 import { deadLetter } from '../../kafka/dlq.js';
 import type { Logger } from '../../observability/logger.js';
 import { type DiscoveryContext, discover } from './discover.js';
@@ -29,6 +30,8 @@ export interface DiscoveryOptions {
 
 export class Discovery {
   private consumer: Consumer | undefined;
+  /** Called when kafkajs gives up on the consumer. */
+  onFatal: (error: Error) => void = () => undefined;
   private rebalanced = true;
   private subscribed: string[] = [];
   private watcher: NodeJS.Timeout | undefined;
@@ -82,6 +85,7 @@ export class Discovery {
     if (topics.length === 0) return;
     const consumer = this.kafka.consumer({ groupId: this.options.groupId, allowAutoTopicCreation: false });
     this.consumer = consumer;
+    onFatalCrash(consumer, (error) => this.onFatal(error));
     consumer.on(consumer.events.GROUP_JOIN, () => {
       this.rebalanced = true;
     });

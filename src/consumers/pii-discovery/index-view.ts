@@ -7,12 +7,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Consumer, Kafka } from 'kafkajs';
+import { onFatalCrash } from '../../kafka/client.js';
 import { type IndexedLocation, SubjectIndex } from './subject-index.js';
 
 export class IndexView {
   readonly index = new SubjectIndex();
   private readonly consumed = new Map<number, bigint>();
   private consumer: Consumer | undefined;
+  /** Called when kafkajs gives up on the consumer. */
+  onFatal: (error: Error) => void = () => undefined;
 
   constructor(
     private readonly kafka: Kafka,
@@ -24,6 +27,7 @@ export class IndexView {
       groupId: `dsr-cdc.index-view.${randomUUID()}`,
       allowAutoTopicCreation: false,
     });
+    onFatalCrash(this.consumer, (error) => this.onFatal(error));
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
     await this.consumer.run({

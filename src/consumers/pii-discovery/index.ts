@@ -4,12 +4,14 @@
  * their options. Any number of processes may run with the same config: Kafka splits the work.
  */
 import { readFileSync } from 'node:fs';
-import { type Kafka, Partitioners } from 'kafkajs';
+import { type SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import type { Kafka } from 'kafkajs';
 import { parse } from 'yaml';
 import type { Config } from '../../config/schema.js';
+import { dsrJsonSchemas } from '../../dsr/contracts.js';
 import { DsrCdcError } from '../../errors.js';
 import { createRegistry, foreignKeysByContract } from '../../events/registry.js';
-import { createKafka } from '../../kafka/client.js';
+import { createKafka, createProducer } from '../../kafka/client.js';
 import { dlqTopic } from '../../kafka/dlq.js';
 import { ensureTopics, loadTopicFamilies, type TopicFamilies, topicSpec } from '../../kafka/topics.js';
 import { child, type Logger } from '../../observability/logger.js';
@@ -109,17 +111,14 @@ export async function runPiiDiscovery(config: Config, logger: Logger, signal: Ab
   const kafka = createKafka(config.kafka, log);
   await createTopics(kafka, Object.values(topics));
 
-  const producer = kafka.producer({
-    idempotent: true,
-    maxInFlightRequests: 1,
-    allowAutoTopicCreation: false,
-    // murmur2 of the key bytes, as in the Java client: a key's partition does not depend on the producer
-    createPartitioner: Partitioners.DefaultPartitioner,
-  });
+  const registry = createRegistry(config.registry);
+  await registerDsrContracts(registry, topics);
+
+  const producer = createProducer(kafka);
   const view = new IndexView(kafka, topics.index.name);
   const discovery = new Discovery(
     kafka,
-    createRegistry(config.registry),
+    registry,
     producer,
     view,
     settings.context,
@@ -128,6 +127,22 @@ export async function runPiiDiscovery(config: Config, logger: Logger, signal: Ab
     foreignKeysByContract(config.registry),
   );
   const answerer = new Answerer(kafka, producer, view, settings.answerer, child(log, 'pii-discovery.answer'));
+
+  // a consumer that kafkajs gave up on ends the run (to be restarted), never idles silently
+  let crashed: (error: Error) => void = () => undefined;
+  const crash = new Promise<never>((_, reject) => {
+    crashed = reject;
+  });
+  crash.catch(() => undefined);
+  for (const part of [view, discovery, answerer]) {
+    part.onFatal = (error) =>
+      crashed(
+        new DsrCdcError('CONNECTION_FAILED', `pii-discovery stopped: ${error.message}`, {
+          retryable: true,
+          cause: error,
+        }),
+      );
+  }
 
   // each part is stopped even if it failed half-way through starting
   const started: { name: string; stop: () => Promise<void> }[] = [];
@@ -146,13 +161,32 @@ export async function runPiiDiscovery(config: Config, logger: Logger, signal: Ab
     }
     if (!signal.aborted)
       log.info({ groups: [settings.discovery.groupId, settings.answerer.groupId] }, 'running');
-    await aborted(signal);
+    await Promise.race([aborted(signal), crash]);
   } finally {
     for (const part of started.reverse()) {
       await part.stop().catch((error: unknown) => {
         log.warn({ part: part.name, reason: (error as Error).message }, 'did not stop cleanly');
       });
     }
+  }
+}
+
+/**
+ * The DSR topics' contracts (JSON Schema, from the same zod schemas that validate every message at
+ * both ends) are registered under `<topic>-value`, so the registry governs how they may evolve.
+ */
+async function registerDsrContracts(registry: SchemaRegistry, topics: ReturnType<typeof piiDiscoveryTopics>) {
+  const contracts = [
+    [topics.requests.name, dsrJsonSchemas['dsr-requests']],
+    [topics.results.name, dsrJsonSchemas['dsr-discovery-results']],
+    [topics.audit.name, dsrJsonSchemas['dsr-audit']],
+  ] as const;
+  for (const [topic, schema] of contracts) {
+    await registry
+      .register({ type: SchemaType.JSON, schema: JSON.stringify(schema) }, { subject: `${topic}-value` })
+      .catch((error: unknown) => {
+        throw asStartError(`registering the contract of ${topic}`, error);
+      });
   }
 }
 

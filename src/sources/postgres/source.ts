@@ -12,12 +12,13 @@
  * it after a backoff and streaming resumes from the slot. Events after the last acknowledged
  * transaction may then be produced again: duplicates are identified by commitLsn + seq.
  */
-import { type Kafka, Partitioners, type Producer } from 'kafkajs';
+import type { Kafka, Producer } from 'kafkajs';
 import pg from 'pg';
 import { LogicalReplicationService } from 'pg-logical-replication';
 import { DsrCdcError } from '../../errors.js';
 import type { ContractCatalog, TableEncoder } from '../../events/contracts.js';
 import { BatchingProducer } from '../../kafka/batching-producer.js';
+import { createProducer } from '../../kafka/client.js';
 import { SourceStateStore } from '../../kafka/source-state.js';
 import { ensureTopics } from '../../kafka/topics.js';
 import type { Logger } from '../../observability/logger.js';
@@ -97,13 +98,7 @@ export class PostgresSource {
     const { kafka, logger } = this.deps;
     const client = new pg.Client(this.connection);
     await connectOrExplain(client, this.settings.name);
-    const producer = kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-      // murmur2 of the key bytes, as in the Java client: a key's partition does not depend on the producer
-      createPartitioner: Partitioners.DefaultPartitioner,
-    });
+    const producer = createProducer(kafka);
     try {
       const tables = await inspectSource(client, this.settings);
       await producer.connect();
