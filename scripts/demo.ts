@@ -6,18 +6,24 @@
  *    snapshots the tables and then streams,
  * 3. makes changes (insert, update, a primary-key change, delete),
  * 4. reads the `cdc.app.demo.*` topics back, decoding through the schema registry, and prints
- *    every change event.
+ *    every change event,
+ * 5. runs the pii-discovery stage and answers an access request for one subject.
  * The sample data is synthetic; printing it is the point of a demo. Everything it creates is
  * removed at the start of the next run, the replication slot already at the end of this one.
  */
+import { randomBytes } from 'node:crypto';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { loadConnections } from '../src/config/connections.js';
 import { loadConfig } from '../src/config/load.js';
+import { type Config, Secret } from '../src/config/schema.js';
+import { piiDiscoveryTopics, runPiiDiscovery } from '../src/consumers/pii-discovery/index.js';
+import { awaitResult, submitRequest } from '../src/dsr/client.js';
 import type { ChangeEnvelope } from '../src/events/envelope.js';
 import { avroTypeOptions, decimalText } from '../src/events/pg-types.js';
-import { createLogger } from '../src/observability/logger.js';
+import { createProducer } from '../src/kafka/client.js';
+import { createLogger, type Logger } from '../src/observability/logger.js';
 import { runPostgresSource } from '../src/sources/postgres/index.js';
 import { formatLsn } from '../src/sources/postgres/pgoutput.js';
 
@@ -86,7 +92,7 @@ async function makeChanges(): Promise<void> {
   await admin.query(`UPDATE demo.customers SET email = 'ada.l@example.test' WHERE id = 1`);
   await admin.query(`UPDATE demo.orders SET status = 'paid', total = 5.50 WHERE id = 11`);
   await admin.query(`UPDATE demo.orders SET id = 13 WHERE id = 12`);
-  await admin.query(`DELETE FROM demo.orders WHERE id = 10`);
+  await admin.query(`DELETE FROM demo.orders WHERE id = 11`);
 }
 
 /** The source holds its slot open once the snapshot is done and it streams. */
@@ -171,6 +177,52 @@ function print(events: Printed[]): void {
   }
 }
 
+/**
+ * The privacy half: the pii-discovery stage indexes the change events, and an access request for
+ * Ada's (new) email address is answered with every row that holds her data, found by identifier,
+ * by a linked identifier, or through a foreign key. A pepper is generated for this run, and the
+ * pipeline name is new each run, so its consumer groups start from the beginning.
+ */
+async function answerAccessRequest(config: Config, logger: Logger): Promise<void> {
+  const withDsr = {
+    ...config,
+    pipeline: { name: `dsr-cdc-demo-${Date.now()}` },
+    dsr: {
+      pepper: new Secret('(generated for this demo run)', randomBytes(32).toString('hex')),
+      answerWaitMs: 60_000,
+      linkDepth: 1,
+      defaultRegion: 'GB',
+    },
+  } as Config;
+  const controller = new AbortController();
+  const discovery = runPiiDiscovery(withDsr, logger, controller.signal);
+  const topics = piiDiscoveryTopics();
+  const producer = createProducer(kafka);
+  await producer.connect();
+  try {
+    const request = await submitRequest(producer, topics.requests.name, {
+      type: 'access',
+      identifiers: [{ type: 'email', value: 'Ada.L@example.test' }],
+    });
+    process.stdout.write(`\naccess request ${request.requestId} submitted for ada.l@example.test\n`);
+    const result = await awaitResult(kafka, topics.results.name, request.requestId, 120_000);
+    process.stdout.write(`answer: ${result.status}, index caught up: ${result.caughtUp}\n`);
+    for (const location of result.locations) {
+      const how =
+        location.matchedBy.kind === 'identifier'
+          ? `holds the ${location.matchedBy.identifierType}`
+          : `${location.matchedBy.kind} via ${location.matchedBy.via?.table} ${JSON.stringify(location.matchedBy.via?.primaryKey)}`;
+      process.stdout.write(
+        `  ${location.schema}.${location.table} ${JSON.stringify(location.primaryKey)}: columns ${location.columns.join(', ') || '-'} (${how})\n`,
+      );
+    }
+  } finally {
+    await producer.disconnect();
+    controller.abort();
+    await discovery;
+  }
+}
+
 async function main(): Promise<void> {
   await admin.connect();
   try {
@@ -203,6 +255,7 @@ async function main(): Promise<void> {
     }
     await admin.query('SELECT pg_drop_replication_slot($1)', [SLOT]);
     process.stdout.write('\nsource stopped, replication slot dropped. Topics stay for you to inspect.\n');
+    await answerAccessRequest(config, logger);
   } finally {
     await admin.end();
   }
