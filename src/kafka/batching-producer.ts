@@ -116,10 +116,20 @@ export class BatchingProducer {
       this.lingerTimer = undefined;
     }
     if (this.inFlight || this.waiting.length === 0 || this.failure) return;
-    const batch = this.waiting;
-    const upTo = this.lastTicket;
-    this.waiting = [];
-    this.waitingBytes = 0;
+    // at most one batch's worth per request: what piled up while a batch was in flight waits for
+    // the next, so a slow request never turns into one huge, slower one
+    let count = 0;
+    let bytes = 0;
+    while (count < this.waiting.length && count < this.options.maxBatchMessages) {
+      const next = this.waiting[count] as OutgoingMessage;
+      const size = (next.key?.length ?? 0) + (next.value?.length ?? 0);
+      if (count > 0 && bytes + size > this.options.maxBatchBytes) break;
+      bytes += size;
+      count += 1;
+    }
+    const batch = this.waiting.splice(0, count);
+    this.waitingBytes -= bytes;
+    const upTo = this.lastTicket - this.waiting.length;
     this.inFlight = this.send(batch).then(
       () => {
         this.durable = upTo;

@@ -46,10 +46,11 @@ describe('BatchingProducer', () => {
     expect(producer.durableTicket).toBe(0);
     await fake.ackNext();
     expect(producer.durableTicket).toBe(2);
-    // grouped per topic for the request; order within each topic (and so each partition) is kept
-    expect(keysOf(fake.sent[1])).toEqual(['a:k3', 'a:k5', 'b:k4']);
+    expect(keysOf(fake.sent[1])).toEqual(['a:k3', 'b:k4']);
     await fake.ackNext();
-    expect(durable).toEqual([2, 5]);
+    expect(keysOf(fake.sent[2])).toEqual(['a:k5']);
+    await fake.ackNext();
+    expect(durable).toEqual([2, 4, 5]);
   });
 
   it('sends a partial batch after the linger time', async () => {
@@ -172,5 +173,47 @@ describe('refusedByBroker', () => {
       retryable: false,
       message: expect.stringContaining('raise max.message.bytes'),
     });
+  });
+});
+
+describe('BatchingProducer batch limits', () => {
+  it('sends what piled up during a request in batches of at most maxBatchMessages', async () => {
+    const fake = fakeProducer();
+    const producer = new BatchingProducer(fake.producer, {
+      maxBatchMessages: 3,
+      maxBatchBytes: 1e9,
+      lingerMs: 10_000,
+      maxBufferedMessages: 100,
+    });
+    for (let n = 1; n <= 9; n++) await producer.enqueue(msg('a', n)); // 1-3 go out, 4-9 pile up
+    expect(keysOf(fake.sent[0])).toEqual(['a:k1', 'a:k2', 'a:k3']);
+    await fake.ackNext();
+    expect(producer.durableTicket).toBe(3);
+    expect(keysOf(fake.sent[1])).toEqual(['a:k4', 'a:k5', 'a:k6']);
+    await fake.ackNext();
+    expect(producer.durableTicket).toBe(6);
+    await fake.ackNext();
+    expect(producer.durableTicket).toBe(9);
+    expect(fake.sent).toHaveLength(3);
+  });
+
+  it('keeps a request within maxBatchBytes (a single larger message still goes alone)', async () => {
+    const fake = fakeProducer();
+    const producer = new BatchingProducer(fake.producer, {
+      maxBatchMessages: 100,
+      maxBatchBytes: 10,
+      lingerMs: 10_000,
+      maxBufferedMessages: 100,
+    });
+    // each message is 4 bytes ('kN' + 'vN'): the third reaches the limit and sends two of them
+    for (let n = 1; n <= 3; n++) await producer.enqueue(msg('a', n));
+    expect(keysOf(fake.sent[0])).toEqual(['a:k1', 'a:k2']);
+    await producer.enqueue({ topic: 'a', key: Buffer.alloc(20), value: null });
+    await fake.ackNext();
+    expect(keysOf(fake.sent[1])).toEqual(['a:k3']);
+    await fake.ackNext();
+    expect(fake.sent[2]?.topicMessages?.[0]?.messages).toHaveLength(1);
+    await fake.ackNext();
+    expect(producer.durableTicket).toBe(4);
   });
 });

@@ -1,0 +1,33 @@
+/**
+ * Entry point of the benchmarks: `npm run bench -- <name> [options]`.
+ *   source  end-to-end throughput, latency and memory of the Postgres source (bench/source.ts)
+ *   decode  pgoutput decoder micro-benchmark (bench/pgoutput-decode.ts) [messages]
+ */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { runSourceBench, SOURCE_USAGE } from './source.js';
+
+const USAGE = `usage: npm run bench -- <benchmark> [options]
+
+benchmarks:
+  source   rows committed in Postgres → events in Kafka: throughput, latency, source memory
+  decode   pgoutput decoder micro-benchmark; optional argument: number of messages
+
+${SOURCE_USAGE}`;
+
+const [name, ...rest] = process.argv.slice(2);
+if (name === 'source') {
+  try {
+    await runSourceBench(rest);
+  } catch (error) {
+    console.error(`error: ${(error as Error).message}`);
+    process.exitCode = 2;
+  }
+} else if (name === 'decode') {
+  const script = fileURLToPath(new URL('./pgoutput-decode.ts', import.meta.url));
+  const result = spawnSync(process.execPath, ['--import', 'tsx', script, ...rest], { stdio: 'inherit' });
+  process.exitCode = result.status ?? 1;
+} else {
+  console.log(USAGE);
+  if (name !== undefined && name !== '--help' && name !== '-h') process.exitCode = 2;
+}
