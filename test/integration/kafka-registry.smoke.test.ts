@@ -44,6 +44,13 @@ describe('kafka + schema registry (real broker, Apicurio ccompat API)', () => {
   }
 
   beforeAll(async () => {
+    const registryUp = await registryRequest('GET', '/subjects').then(
+      (response) => response.ok,
+      () => false,
+    );
+    if (!registryUp) {
+      throw new Error(`cannot reach the schema registry at ${connections.registry.url}: ${STACK_HINT}`);
+    }
     admin = kafka.admin();
     await admin.connect().catch((error: Error) => {
       throw new Error(`cannot reach Kafka at ${connections.kafka.brokers} (${error.message}): ${STACK_HINT}`);
