@@ -48,7 +48,7 @@ const USAGE = `usage: npx tsx bench/discovery.ts [options]
 
   --locations N   index entries (token, row) loaded for the memory and latency measurements (default 1000000)
   --requests M    DSR requests answered one at a time for the latency measurement (default 200)
-  --events E      change events discovery reads for the throughput measurement (default 100000)
+  --events E      change events discovery reads for the throughput measurement (default 200000)
 `;
 
 const WARMUP_REQUESTS = 10;
@@ -78,7 +78,7 @@ function parseOptions(argv: string[]): Options {
     options: {
       locations: { type: 'string', default: '1000000' },
       requests: { type: 'string', default: '200' },
-      events: { type: 'string', default: '100000' },
+      events: { type: 'string', default: '200000' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -130,9 +130,11 @@ function person(id: number): Person {
   const first = FIRST[id % FIRST.length] as string;
   const last = LAST[Math.floor(id / FIRST.length) % LAST.length] as string;
   const domain = DOMAINS[id % DOMAINS.length] as string;
+  // one phone number per id (up to 64 million): area, then exchange, then line number
   const area = AREAS[id % AREAS.length] as number;
-  const exchange = 200 + ((id * 7) % 800);
-  const line = String((id * 7919) % 10_000).padStart(4, '0');
+  const rest = Math.floor(id / AREAS.length);
+  const exchange = 200 + (rest % 800);
+  const line = String(Math.floor(rest / 800) % 10_000).padStart(4, '0');
   let note = (NOTES[id % NOTES.length] as string).replace('%', String(id));
   // one row in ten mentions a (different) email address in its free text
   if (id % 10 === 3) note += ` Forward replies to ${first[0]}.${last}.alt${id}@${domain}.`;
