@@ -51,6 +51,7 @@ export class Answerer {
   onFatal: (error: Error) => void = () => undefined;
   private readonly lastAudit = new Map<string, AuditEvent>();
   private readonly finished = new Set<string>();
+  private auditStale = true;
 
   constructor(
     private readonly kafka: Kafka,
@@ -61,20 +62,22 @@ export class Answerer {
   ) {}
 
   async start(): Promise<void> {
-    await readToEnd(this.kafka, this.options.auditTopic, (message) => {
-      if (!message.value) return;
-      const event = parseAuditEvent(JSON.parse(message.value.toString()));
-      this.lastAudit.set(event.requestId, event);
-      if (event.step !== 'received') this.finished.add(event.requestId);
-    });
     const consumer = this.kafka.consumer({ groupId: this.options.groupId, allowAutoTopicCreation: false });
     this.consumer = consumer;
     onFatalCrash(consumer, (error) => this.onFatal(error));
+    // requests this process now owns may have been received or answered by another process
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      this.auditStale = true;
+    });
     await consumer.connect();
     await consumer.subscribe({ topic: this.options.requestsTopic, fromBeginning: true });
     await consumer.run({
       autoCommit: false,
       eachMessage: async ({ topic, partition, message }) => {
+        if (this.auditStale) {
+          this.auditStale = false;
+          await this.loadAudit();
+        }
         await this.handle(topic, partition, message);
         await consumer.commitOffsets([{ topic, partition, offset: String(BigInt(message.offset) + 1n) }]);
       },
@@ -83,6 +86,16 @@ export class Answerer {
 
   async stop(): Promise<void> {
     await this.consumer?.disconnect();
+  }
+
+  /** The audit trail so far: where each request's chain ends, and which requests are done. */
+  private async loadAudit(): Promise<void> {
+    await readToEnd(this.kafka, this.options.auditTopic, (message) => {
+      if (!message.value) return;
+      const event = parseAuditEvent(JSON.parse(message.value.toString()));
+      this.lastAudit.set(event.requestId, event);
+      if (event.step !== 'received') this.finished.add(event.requestId);
+    });
   }
 
   private now(): string {

@@ -44,9 +44,18 @@ export function discover(
   const { envelope } = change;
   const { name: source, schema, table } = envelope.source;
   if (envelope.op === 't') {
-    return index
-      .locationsOfTable(source, schema, table)
-      .flatMap((id) => index.tokensOf(id).map((token) => ({ key: indexKey(token, id), value: null })));
+    // the source sends a truncate to every partition of the topic, so another partition's rows
+    // written after it may already be indexed: only rows last seen before the truncate go
+    const truncatedAt = { commitLsn: envelope.source.commitLsn, seq: envelope.source.seq };
+    return index.locationsOfTable(source, schema, table).flatMap((id) =>
+      index
+        .tokensOf(id)
+        .filter((token) => {
+          const held = index.entry(token, id);
+          return held !== undefined && isBefore(held.lastPosition, truncatedAt);
+        })
+        .map((token) => ({ key: indexKey(token, id), value: null })),
+    );
   }
   if (!change.key) return [];
   const primaryKey = plainKey(change.key);
@@ -132,4 +141,14 @@ function plainKey(key: Record<string, unknown>): Record<string, string | null> {
             : String(value);
   }
   return plain;
+}
+
+/** Whether a row last seen at `seen` precedes the position (commitLsn, seq) of an event. */
+function isBefore(
+  seen: IndexedLocation['lastPosition'],
+  event: { commitLsn: bigint | null; seq: bigint },
+): boolean {
+  const seenLsn = BigInt(seen.commitLsn ?? '0');
+  const eventLsn = event.commitLsn ?? 0n;
+  return seenLsn < eventLsn || (seenLsn === eventLsn && BigInt(seen.seq) < event.seq);
 }

@@ -110,8 +110,9 @@ export class Discovery {
             const envelope = (await this.registry.decode(value)) as ChangeEnvelope;
             const foreignKeys = await this.foreignKeysOf(value.readInt32BE(1));
             for (const record of discover(this.view.index, { key, envelope, foreignKeys }, this.context)) {
-              this.view.index.apply(record);
-              records.push({ key: record.key, value: record.value ? JSON.stringify(record.value) : null });
+              const serialized = record.value ? JSON.stringify(record.value) : null;
+              this.view.applyOwn(record, serialized);
+              records.push({ key: record.key, value: serialized });
             }
           } catch (error) {
             const { topic, partition } = batch;
@@ -129,7 +130,14 @@ export class Discovery {
           ...(records.length > 0 ? [{ topic: this.options.indexTopic, messages: records }] : []),
           ...(dead.length > 0 ? [{ topic: this.options.dlqTopic, messages: dead }] : []),
         ];
-        if (topicMessages.length > 0) await this.producer.sendBatch({ acks: -1, topicMessages });
+        if (topicMessages.length > 0) {
+          await this.producer.sendBatch({ acks: -1, topicMessages }).catch((error: unknown) => {
+            // the in-memory index already holds these records: retrying the batch would diff
+            // against writes that never happened, so the process stops and rebuilds from the topic
+            this.onFatal(error as Error);
+            throw error;
+          });
+        }
         const last = batch.messages.at(-1);
         if (last) {
           resolveOffset(last.offset);

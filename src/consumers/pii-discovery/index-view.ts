@@ -8,11 +8,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Consumer, Kafka } from 'kafkajs';
 import { onFatalCrash } from '../../kafka/client.js';
-import { type IndexedLocation, SubjectIndex } from './subject-index.js';
+import { type IndexedLocation, type IndexRecord, SubjectIndex } from './subject-index.js';
 
 export class IndexView {
   readonly index = new SubjectIndex();
   private readonly consumed = new Map<number, bigint>();
+  /** Records this process produced that the view has not read back yet, oldest first, per key. */
+  private readonly ownPending = new Map<string, (string | null)[]>();
   private consumer: Consumer | undefined;
   /** Called when kafkajs gives up on the consumer. */
   onFatal: (error: Error) => void = () => undefined;
@@ -35,13 +37,37 @@ export class IndexView {
       eachBatch: async ({ batch }) => {
         for (const message of batch.messages) {
           const key = message.key?.toString();
-          if (key) {
-            const value = message.value ? (JSON.parse(message.value.toString()) as IndexedLocation) : null;
-            this.index.apply({ key, value });
-          }
+          if (key) this.fromTopic(key, message.value?.toString() ?? null);
           this.consumed.set(batch.partition, BigInt(message.offset) + 1n);
         }
       },
+    });
+  }
+
+  /**
+   * A record this process is producing: applied now, so the next event of the same row is diffed
+   * against it, and not applied again when it comes back from the topic — by then a newer record
+   * of ours may stand in memory, and re-applying the older one would undo it.
+   */
+  applyOwn(record: IndexRecord, serialized: string | null): void {
+    this.index.apply(record);
+    const pending = this.ownPending.get(record.key) ?? [];
+    pending.push(serialized);
+    this.ownPending.set(record.key, pending);
+  }
+
+  private fromTopic(key: string, serialized: string | null): void {
+    const pending = this.ownPending.get(key);
+    if (pending) {
+      // our own write returning, or another process's write to a key whose newer state we hold
+      // (after a rebalance, only the new owner of a row writes it): memory is already ahead
+      if (pending[0] === serialized) pending.shift();
+      if (pending.length === 0) this.ownPending.delete(key);
+      return;
+    }
+    this.index.apply({
+      key,
+      value: serialized === null ? null : (JSON.parse(serialized) as IndexedLocation),
     });
   }
 

@@ -46,10 +46,10 @@ export class SubjectIndex {
   private readonly byLocation = new Map<string, Set<string>>();
 
   /** Number of (token, location) entries. */
+  private entries = 0;
+
   get size(): number {
-    let n = 0;
-    for (const locations of this.byToken.values()) n += locations.size;
-    return n;
+    return this.entries;
   }
 
   /** Applies one record of the topic (or one of our own writes: applying twice is harmless). */
@@ -61,6 +61,7 @@ export class SubjectIndex {
         locations = new Map();
         this.byToken.set(token, locations);
       }
+      if (!locations.has(locationId)) this.entries += 1;
       locations.set(locationId, value);
       let tokens = this.byLocation.get(locationId);
       if (!tokens) {
@@ -71,7 +72,7 @@ export class SubjectIndex {
       return;
     }
     const locations = this.byToken.get(token);
-    locations?.delete(locationId);
+    if (locations?.delete(locationId)) this.entries -= 1;
     if (locations?.size === 0) this.byToken.delete(token);
     const tokens = this.byLocation.get(locationId);
     tokens?.delete(token);

@@ -145,4 +145,19 @@ describe('discover + lookup', () => {
     applyAll(index, change('orders', 't', null, null));
     expect(summary(index, 'ada@example.test')).toEqual(['customers:1:identifier']);
   });
+
+  it('a truncate seen on one partition spares rows another partition indexed after it', () => {
+    const index = new SubjectIndex();
+    const early = change('customers', 'c', { id: 1 }, { id: 1, email: 'ada@example.test' });
+    early.envelope.source.commitLsn = 100n;
+    applyAll(index, early);
+    const later = change('customers', 'c', { id: 2 }, { id: 2, email: 'ada.new@example.test' });
+    later.envelope.source.commitLsn = 300n;
+    applyAll(index, later);
+    const truncate = change('customers', 't', null, null);
+    truncate.envelope.source.commitLsn = 200n;
+    applyAll(index, truncate);
+    expect(summary(index, 'ada@example.test')).toEqual([]);
+    expect(summary(index, 'ada.new@example.test')).toEqual(['customers:2:identifier']);
+  });
 });
