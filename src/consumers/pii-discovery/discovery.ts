@@ -9,6 +9,7 @@
  */
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Consumer, Kafka, Message, Producer } from 'kafkajs';
+import { DsrCdcError, isDsrCdcError } from '../../errors.js';
 import type { ChangeEnvelope, ForeignKey } from '../../events/envelope.js';
 import { onFatalCrash } from '../../kafka/client.js';
 import { deadLetter } from '../../kafka/dlq.js';
@@ -103,11 +104,9 @@ export class Discovery {
         const dead: Message[] = [];
         for (const message of batch.messages) {
           try {
-            const key = message.key
-              ? ((await this.registry.decode(message.key)) as Record<string, unknown>)
-              : null;
+            const key = message.key ? ((await this.decode(message.key)) as Record<string, unknown>) : null;
             const value = message.value as Buffer;
-            const envelope = (await this.registry.decode(value)) as ChangeEnvelope;
+            const envelope = (await this.decode(value)) as ChangeEnvelope;
             const foreignKeys = await this.foreignKeysOf(value.readInt32BE(1));
             for (const record of discover(this.view.index, { key, envelope, foreignKeys }, this.context)) {
               const serialized = record.value ? JSON.stringify(record.value) : null;
@@ -115,6 +114,13 @@ export class Discovery {
               records.push({ key: record.key, value: serialized });
             }
           } catch (error) {
+            if (isDsrCdcError(error) && error.retryable) {
+              // the registry was unreachable: the event is fine and must not be parked in the DLQ.
+              // Records of this batch are already in memory, so rather than retry the batch the
+              // stage stops and is restarted to rebuild from the topic
+              this.onFatal(error);
+              throw error;
+            }
             const { topic, partition } = batch;
             dead.push(
               deadLetter(
@@ -148,6 +154,36 @@ export class Discovery {
         await heartbeat();
       },
     });
+  }
+
+  /**
+   * Decodes through the registry. Bytes that are not the Confluent wire format, or name a schema
+   * the registry does not have, are poison (EVENT_INVALID); anything else went wrong on the way
+   * to the registry and is retryable.
+   */
+  private async decode(bytes: Buffer): Promise<unknown> {
+    if (bytes.length < 5 || bytes[0] !== 0) {
+      throw new DsrCdcError(
+        'EVENT_INVALID',
+        'not in the schema registry wire format (magic byte 0 + schema id)',
+      );
+    }
+    try {
+      return await this.registry.decode(bytes);
+    } catch (error) {
+      const status = (error as { status?: number }).status;
+      const malformed =
+        status === 404 ||
+        status === 422 ||
+        !(error as Error).message?.match(/ECONN|timeout|network|socket|fetch/i);
+      throw new DsrCdcError(
+        malformed ? 'EVENT_INVALID' : 'CONNECTION_FAILED',
+        malformed
+          ? `cannot decode with schema ${bytes.readInt32BE(1)} (${(error as Error).name})`
+          : `the schema registry is unreachable: ${(error as Error).message}`,
+        { retryable: !malformed, cause: error },
+      );
+    }
   }
 
   async stop(): Promise<void> {

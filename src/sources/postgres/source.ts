@@ -132,13 +132,12 @@ export class PostgresSource {
     const admin = this.deps.kafka.admin();
     await admin.connect();
     try {
-      const encoders = await Promise.all(
-        tables.map(async (t) => this.deps.contracts.forRelation(await describeTable(client, t), t)),
-      );
-      await ensureTopics(
-        admin,
-        encoders.map((e) => e.topic),
-      );
+      // one query at a time on the one connection (pg queues concurrent ones, deprecated since pg 8.x)
+      const topics = [];
+      for (const table of tables) {
+        topics.push((await this.deps.contracts.forRelation(await describeTable(client, table), table)).topic);
+      }
+      await ensureTopics(admin, topics);
     } finally {
       await admin.disconnect();
     }
