@@ -10,29 +10,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { run } from '../../src/cli/main.js';
 import { loadConnections } from '../../src/config/connections.js';
 import { loadConfig } from '../../src/config/load.js';
 import { runPiiDiscovery } from '../../src/consumers/pii-discovery/index.js';
 import { type DsrResult, parseDsrResult } from '../../src/dsr/contracts.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { CdcFixture, type RunningSource } from '../support/cdc.js';
+import { runCli } from '../support/cli.js';
 import { uniqueName } from '../support/names.js';
 
-async function cli(argv: string[], env: Record<string, string>) {
-  let stdout = '';
-  let stderr = '';
-  const code = await run(argv, {
-    env,
-    stdout: (text) => {
-      stdout += text;
-    },
-    stderr: (text) => {
-      stderr += text;
-    },
-  });
-  return { code, stdout, stderr };
-}
+const cli = runCli;
 
 describe('dsr submit --wait and dsr result against a running pii-discovery', () => {
   const fx = new CdcFixture();

@@ -7,28 +7,19 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { run } from '../../../src/cli/main.js';
+import { runCli } from '../../support/cli.js';
 
 const EXAMPLE = 'dsr-cdc.example.yaml';
 const ENV = { DSR_CDC_PG_PASSWORD: 'pg-secret-value', DSR_CDC__KAFKA__BROKERS: '127.0.0.1:1' };
 const STACK_LINE = /\n\s+at /;
 const EMAIL = 'not-an-address';
 
+/** Every argument mistake is reported without a stack trace. */
 async function cli(argv: string[], env: Record<string, string> = ENV) {
-  let stdout = '';
-  let stderr = '';
-  const code = await run(argv, {
-    env,
-    stdout: (text) => {
-      stdout += text;
-    },
-    stderr: (text) => {
-      stderr += text;
-    },
-  });
-  expect(stderr).not.toMatch(STACK_LINE);
-  expect(stderr).not.toContain('internal error');
-  return { code, stdout, stderr };
+  const result = await runCli(argv, env);
+  expect(result.stderr).not.toMatch(STACK_LINE);
+  expect(result.stderr).not.toContain('internal error');
+  return result;
 }
 
 const submit = (...args: string[]) => cli(['dsr', 'submit', '--config', EXAMPLE, ...args]);

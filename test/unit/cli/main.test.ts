@@ -4,26 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { run } from '../../../src/cli/main.js';
+import { runCli } from '../../support/cli.js';
 
 const EXAMPLE = 'dsr-cdc.example.yaml';
 const PG_PASSWORD = 'pg-secret-value';
 const STACK_LINE = /\n\s+at /;
 
-async function cli(argv: string[], env: Record<string, string> = {}) {
-  let stdout = '';
-  let stderr = '';
-  const code = await run(argv, {
-    env,
-    stdout: (text) => {
-      stdout += text;
-    },
-    stderr: (text) => {
-      stderr += text;
-    },
-  });
-  return { code, stdout, stderr };
-}
+const cli = (argv: string[], env: Record<string, string> = {}) => runCli(argv, env);
 
 function badConfig(): string {
   const path = join(mkdtempSync(join(tmpdir(), 'dsr-cdc-cli-')), 'bad.yaml');
