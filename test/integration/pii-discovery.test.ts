@@ -12,7 +12,14 @@ import { parseClassification } from '../../src/consumers/pii-discovery/classific
 import { Discovery } from '../../src/consumers/pii-discovery/discovery.js';
 import { IndexView } from '../../src/consumers/pii-discovery/index-view.js';
 import { verifyChain } from '../../src/dsr/audit-chain.js';
-import { type AuditEvent, type DsrResult, parseAuditEvent, parseDsrResult } from '../../src/dsr/contracts.js';
+import { submitRequest } from '../../src/dsr/client.js';
+import {
+  type AuditEvent,
+  type DsrResult,
+  type Identifier,
+  parseAuditEvent,
+  parseDsrResult,
+} from '../../src/dsr/contracts.js';
 import { foreignKeysByContract } from '../../src/events/registry.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { CdcFixture, type RunningSource } from '../support/cdc.js';
@@ -197,22 +204,14 @@ describe('pii discovery and DSR answers', () => {
     await fx.close();
   }, 120_000);
 
-  async function ask(requestId: string, identifiers: { type: string; value: string }[]): Promise<DsrResult> {
-    await producer.send({
-      topic: topics.requests,
-      acks: -1,
-      messages: [
-        {
-          key: requestId,
-          value: JSON.stringify({
-            requestId,
-            type: 'access',
-            identifiers,
-            submittedAt: new Date().toISOString(),
-          }),
-        },
-      ],
-    });
+  /** Submits through the library API (validated before it is produced) and reads the answer. */
+  async function ask(requestId: string, identifiers: Identifier[]): Promise<DsrResult> {
+    await submitRequest(
+      producer,
+      topics.requests,
+      { requestId, type: 'access', identifiers },
+      { detect: { defaultRegion: 'GB' } },
+    );
     const results = await readAll(topics.results, (rs) => rs.some((r) => r.key === requestId), 60_000);
     return parseDsrResult(JSON.parse(results.find((r) => r.key === requestId)?.value as string));
   }
