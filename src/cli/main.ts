@@ -10,11 +10,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { type ErrorCode, isDsrCdcError } from '../errors.js';
+import { auditShow, auditVerify } from './commands/audit.js';
 import { configCheck } from './commands/config-check.js';
 import { consumerRun } from './commands/consumer-run.js';
 import { dsrResult } from './commands/dsr-result.js';
 import { dsrSubmit } from './commands/dsr-submit.js';
 import { sourceRun } from './commands/source-run.js';
+import { CliExit } from './exit.js';
 
 /** What commands get from the process, passed in so that tests can run the CLI in-process. */
 export interface CliContext {
@@ -29,6 +31,7 @@ const GROUPS = {
   source: 'run change-data-capture sources',
   consumer: 'run consumer stages (pii-discovery)',
   dsr: 'submit data subject requests and read their results',
+  audit: 'show and verify the hash-chained DSR audit trail',
 } as const;
 
 /** One command file's export: the group it belongs to (none: top level) and how to build it. */
@@ -37,15 +40,15 @@ export interface CliCommand {
   build(context: CliContext): Command;
 }
 
-const COMMANDS: readonly CliCommand[] = [configCheck, sourceRun, consumerRun, dsrSubmit, dsrResult];
-
-/** Ends a command with `code` after it has printed everything it had to say. */
-export class CliExit extends Error {
-  constructor(readonly code: number) {
-    super(`exit ${code}`);
-    this.name = 'CliExit';
-  }
-}
+const COMMANDS: readonly CliCommand[] = [
+  configCheck,
+  sourceRun,
+  consumerRun,
+  dsrSubmit,
+  dsrResult,
+  auditShow,
+  auditVerify,
+];
 
 const USER_MISTAKES: ReadonlySet<ErrorCode> = new Set(['CONFIG_INVALID', 'PREREQUISITE_MISSING']);
 

@@ -7,7 +7,8 @@ import { type DsrResult, requestIdSchema } from '../../dsr/contracts.js';
 import { DsrCdcError } from '../../errors.js';
 import { createKafka } from '../../kafka/client.js';
 import { createLogger } from '../../observability/logger.js';
-import { type CliCommand, type CliContext, CliExit } from '../main.js';
+import { CliExit } from '../exit.js';
+import type { CliCommand, CliContext } from '../main.js';
 
 /** Exit status of a printed result that is not complete (incomplete or rejected). */
 export const NOT_COMPLETE_EXIT = 3;
