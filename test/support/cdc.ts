@@ -173,7 +173,11 @@ export class CdcFixture {
     return this.readUntil([topic], (events) => events.length >= total, timeoutMs);
   }
 
-  /** The source creates its topics at start; readers wait for them instead of failing. */
+  /**
+   * The source creates its topics at start; readers wait for them instead of failing. A topic is
+   * ready when it is listed and every partition has a leader: a topic seen just after creation may
+   * still answer "this server does not host this topic-partition".
+   */
   async waitForTopics(topics: string[], timeoutMs: number): Promise<void> {
     const admin = this.kafka.admin();
     await admin.connect();
@@ -181,7 +185,15 @@ export class CdcFixture {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const existing = new Set(await admin.listTopics());
-        if (topics.every((t) => existing.has(t))) return;
+        if (topics.every((t) => existing.has(t))) {
+          const ready = await admin
+            .fetchTopicMetadata({ topics })
+            .then((m) =>
+              m.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0)),
+            )
+            .catch(() => false);
+          if (ready) return;
+        }
         if (Date.now() > deadline) throw new Error(`topics ${topics.join(', ')} were not created`);
         await new Promise((r) => setTimeout(r, 100));
       }
