@@ -31,6 +31,7 @@ import { type DsrResult, parseDsrResult } from '../../src/dsr/contracts.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { parseLsn } from '../../src/sources/postgres/pgoutput.js';
 import { CdcFixture, type RunningSource, registryClient } from '../support/cdc.js';
+import { dsrTestTopics } from '../support/dsr.js';
 import { uniqueName } from '../support/names.js';
 
 const SEEDED = 36;
@@ -76,13 +77,7 @@ function observed(producer: Producer, onSent: (batch: ProducerBatch) => void): P
 describe('pii discovery scaled out to two processes', () => {
   const fx = new CdcFixture();
   const run = uniqueName('dsr');
-  const topics = {
-    index: `${run}.subject-index`,
-    requests: `${run}.requests`,
-    results: `${run}.results`,
-    audit: `${run}.audit`,
-    dlq: `${run}.dlq`,
-  };
+  const topics = dsrTestTopics(run);
   const groups = {
     discovery: `${run}.pii-discovery`,
     answer: `${run}.answer`,

@@ -23,6 +23,7 @@ import {
 import { foreignKeysByContract } from '../../src/events/registry.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { CdcFixture, type RunningSource } from '../support/cdc.js';
+import { dsrTestTopics } from '../support/dsr.js';
 import { uniqueName } from '../support/names.js';
 
 const SUBJECTS = 24;
@@ -37,13 +38,7 @@ interface Subject {
 describe('pii discovery and DSR answers', () => {
   const fx = new CdcFixture();
   const run = uniqueName('dsr');
-  const topics = {
-    index: `${run}.subject-index`,
-    requests: `${run}.requests`,
-    results: `${run}.results`,
-    audit: `${run}.audit`,
-    dlq: `${run}.dlq`,
-  };
+  const topics = dsrTestTopics(run);
   const pepper = randomBytes(32);
   const subjects: Subject[] = Array.from({ length: SUBJECTS }, (_, i) => ({
     id: i + 1,

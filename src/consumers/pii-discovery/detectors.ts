@@ -17,19 +17,7 @@ import { type CountryCode, type PhoneNumber, parsePhoneNumberFromString } from '
 
 export type { CountryCode };
 
-export type PiiType =
-  | 'email'
-  | 'phone'
-  | 'payment_card'
-  | 'iban'
-  | 'us_ssn'
-  | 'ip_address'
-  | 'person_name'
-  | 'date_of_birth'
-  | 'postal_address'
-  | 'national_id';
-
-/** Every PiiType, for schemas and iteration. */
+/** Every PII type, for schemas and iteration; PiiType is derived from it. */
 export const PII_TYPES = [
   'email',
   'phone',
@@ -41,7 +29,9 @@ export const PII_TYPES = [
   'date_of_birth',
   'postal_address',
   'national_id',
-] as const satisfies readonly PiiType[];
+] as const;
+
+export type PiiType = (typeof PII_TYPES)[number];
 
 export interface Finding {
   type: PiiType;

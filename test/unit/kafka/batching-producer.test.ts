@@ -1,6 +1,10 @@
 import type { Producer, ProducerBatch } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { BatchingProducer, refusedByBroker } from '../../../src/kafka/batching-producer.js';
+import {
+  type BatchingOptions,
+  BatchingProducer,
+  refusedByBroker,
+} from '../../../src/kafka/batching-producer.js';
 
 /** A fake kafkajs producer whose acknowledgements the test releases by hand. */
 function fakeProducer() {
@@ -24,6 +28,10 @@ function fakeProducer() {
   return { producer, sent, ackNext, failNext, inFlight: () => pending.length };
 }
 
+/** A BatchingProducer over the fake with the given limits. */
+const batching = (fake: ReturnType<typeof fakeProducer>, options: BatchingOptions) =>
+  new BatchingProducer(fake.producer, options);
+
 const msg = (topic: string, n: number) => ({ topic, key: Buffer.from(`k${n}`), value: Buffer.from(`v${n}`) });
 const keysOf = (batch: ProducerBatch | undefined) =>
   batch?.topicMessages?.flatMap((t) => t.messages.map((m) => `${t.topic}:${String(m.key)}`));
@@ -31,7 +39,7 @@ const keysOf = (batch: ProducerBatch | undefined) =>
 describe('BatchingProducer', () => {
   it('sends full batches in enqueue order, one in flight, and reports durable tickets in order', async () => {
     const fake = fakeProducer();
-    const producer = new BatchingProducer(fake.producer, {
+    const producer = batching(fake, {
       maxBatchMessages: 2,
       maxBatchBytes: 1e9,
       lingerMs: 10_000,
@@ -55,7 +63,7 @@ describe('BatchingProducer', () => {
 
   it('sends a partial batch after the linger time', async () => {
     const fake = fakeProducer();
-    const producer = new BatchingProducer(fake.producer, {
+    const producer = batching(fake, {
       maxBatchMessages: 100,
       maxBatchBytes: 1e9,
       lingerMs: 5,
@@ -69,7 +77,7 @@ describe('BatchingProducer', () => {
 
   it('makes enqueue wait while the buffer of undurable messages is full', async () => {
     const fake = fakeProducer();
-    const producer = new BatchingProducer(fake.producer, {
+    const producer = batching(fake, {
       maxBatchMessages: 2,
       maxBatchBytes: 1e9,
       lingerMs: 10_000,
@@ -90,7 +98,7 @@ describe('BatchingProducer', () => {
 
   it('fails every later call after a batch fails, and never reports anything after it durable', async () => {
     const fake = fakeProducer();
-    const producer = new BatchingProducer(fake.producer, {
+    const producer = batching(fake, {
       maxBatchMessages: 1,
       maxBatchBytes: 1e9,
       lingerMs: 10_000,
@@ -106,7 +114,7 @@ describe('BatchingProducer', () => {
 
   it('flush resolves once everything enqueued is durable', async () => {
     const fake = fakeProducer();
-    const producer = new BatchingProducer(fake.producer, {
+    const producer = batching(fake, {
       maxBatchMessages: 2,
       maxBatchBytes: 1e9,
       lingerMs: 10_000,
@@ -179,7 +187,7 @@ describe('refusedByBroker', () => {
 describe('BatchingProducer batch limits', () => {
   it('sends what piled up during a request in batches of at most maxBatchMessages', async () => {
     const fake = fakeProducer();
-    const producer = new BatchingProducer(fake.producer, {
+    const producer = batching(fake, {
       maxBatchMessages: 3,
       maxBatchBytes: 1e9,
       lingerMs: 10_000,
@@ -199,7 +207,7 @@ describe('BatchingProducer batch limits', () => {
 
   it('keeps a request within maxBatchBytes (a single larger message still goes alone)', async () => {
     const fake = fakeProducer();
-    const producer = new BatchingProducer(fake.producer, {
+    const producer = batching(fake, {
       maxBatchMessages: 100,
       maxBatchBytes: 10,
       lingerMs: 10_000,
