@@ -6,6 +6,7 @@ import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { type Admin, Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConnections } from '../../src/config/connections.js';
+import { createTopicsAndWait } from '../support/kafka.js';
 import { uniqueName } from '../support/names.js';
 
 const STACK_HINT = 'is the stack up? run `npm run stack -- up`';
@@ -73,9 +74,7 @@ describe('kafka + schema registry (real broker, Apicurio ccompat API)', () => {
   });
 
   it('round-trips an Avro message registered, encoded and decoded by schema id', async () => {
-    expect(await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true })).toBe(
-      true,
-    );
+    await createTopicsAndWait(admin, [{ topic, numPartitions: 3 }]);
     const { id } = await registry.register(
       { type: SchemaType.AVRO, schema: JSON.stringify(personV1) },
       { subject },

@@ -32,6 +32,7 @@ import { createLogger } from '../../src/observability/logger.js';
 import { parseLsn } from '../../src/sources/postgres/pgoutput.js';
 import { CdcFixture, type RunningSource, registryClient } from '../support/cdc.js';
 import { dsrTestTopics } from '../support/dsr.js';
+import { createTopicsAndWait } from '../support/kafka.js';
 import { uniqueName } from '../support/names.js';
 
 const SEEDED = 36;
@@ -307,23 +308,20 @@ describe('pii discovery scaled out to two processes', () => {
 
     const admin = fx.kafka.admin();
     await admin.connect();
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: [
-        {
-          topic: topics.index,
-          numPartitions: 6,
-          configEntries: [
-            { name: 'cleanup.policy', value: 'compact' },
-            { name: 'min.compaction.lag.ms', value: '0' },
-          ],
-        },
-        { topic: topics.requests, numPartitions: 4 },
-        { topic: topics.results, numPartitions: 2 },
-        { topic: topics.audit, numPartitions: 2 },
-        { topic: topics.dlq, numPartitions: 1 },
-      ],
-    });
+    await createTopicsAndWait(admin, [
+      {
+        topic: topics.index,
+        numPartitions: 6,
+        configEntries: [
+          { name: 'cleanup.policy', value: 'compact' },
+          { name: 'min.compaction.lag.ms', value: '0' },
+        ],
+      },
+      { topic: topics.requests, numPartitions: 4 },
+      { topic: topics.results, numPartitions: 2 },
+      { topic: topics.audit, numPartitions: 2 },
+      { topic: topics.dlq, numPartitions: 1 },
+    ]);
     const offsets = await admin.fetchTopicOffsets(fx.topic(tables.customers));
     expect(offsets).toHaveLength(PARTITIONS);
     await admin.disconnect();

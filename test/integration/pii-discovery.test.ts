@@ -24,6 +24,7 @@ import { foreignKeysByContract } from '../../src/events/registry.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { CdcFixture, type RunningSource } from '../support/cdc.js';
 import { dsrTestTopics } from '../support/dsr.js';
+import { createTopicsAndWait } from '../support/kafka.js';
 import { uniqueName } from '../support/names.js';
 
 const SUBJECTS = 24;
@@ -125,20 +126,17 @@ describe('pii discovery and DSR answers', () => {
 
     const admin = fx.kafka.admin();
     await admin.connect();
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: [
-        {
-          topic: topics.index,
-          numPartitions: 3,
-          configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
-        },
-        { topic: topics.requests, numPartitions: 2 },
-        { topic: topics.results, numPartitions: 2 },
-        { topic: topics.audit, numPartitions: 2 },
-        { topic: topics.dlq, numPartitions: 1 },
-      ],
-    });
+    await createTopicsAndWait(admin, [
+      {
+        topic: topics.index,
+        numPartitions: 3,
+        configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+      },
+      { topic: topics.requests, numPartitions: 2 },
+      { topic: topics.results, numPartitions: 2 },
+      { topic: topics.audit, numPartitions: 2 },
+      { topic: topics.dlq, numPartitions: 1 },
+    ]);
     await admin.disconnect();
 
     producer = fx.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });

@@ -4,7 +4,7 @@
  * cleanup that removes slot, publication, tables, topics and subjects.
  */
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
-import { type Kafka, Kafka as KafkaClient, logLevel } from 'kafkajs';
+import { type Admin, type Kafka, Kafka as KafkaClient, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { loadConnections } from '../../src/config/connections.js';
 import { ContractCatalog } from '../../src/events/contracts.js';
@@ -16,6 +16,7 @@ import { loadTopicFamilies, topicSpec } from '../../src/kafka/topics.js';
 import { createLogger } from '../../src/observability/logger.js';
 import type { PostgresSourceSettings } from '../../src/sources/postgres/settings.js';
 import { EXACT_TEXT_OPTIONS, PostgresSource } from '../../src/sources/postgres/source.js';
+import { waitForLeaders } from './kafka.js';
 import { uniqueName } from './names.js';
 import { clientConfig, connect } from './postgres.js';
 
@@ -182,20 +183,14 @@ export class CdcFixture {
     const admin = this.kafka.admin();
     await admin.connect();
     try {
+      // a topic not created yet is not listed: fetchTopicMetadata must not be asked to create it
       const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const existing = new Set(await admin.listTopics());
-        if (topics.every((t) => existing.has(t))) {
-          const ready = await admin
-            .fetchTopicMetadata({ topics })
-            .then((m) =>
-              m.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0)),
-            )
-            .catch(() => false);
-          if (ready) return;
-        }
+      while (!(await listed(admin, topics))) {
         if (Date.now() > deadline) throw new Error(`topics ${topics.join(', ')} were not created`);
         await new Promise((r) => setTimeout(r, 100));
+      }
+      if (!(await waitForLeaders(admin, topics, Math.max(0, deadline - Date.now())))) {
+        throw new Error(`topics ${topics.join(', ')} got no partition leaders`);
       }
     } finally {
       await admin.disconnect();
@@ -305,4 +300,9 @@ export function finalState(events: DecodedEvent[], keyOf: (key: Record<string, u
     else if (event.key && event.value.after) state.set(keyOf(event.key), event.value.after);
   }
   return state;
+}
+
+async function listed(admin: Admin, topics: string[]): Promise<boolean> {
+  const existing = new Set(await admin.listTopics());
+  return topics.every((t) => existing.has(t));
 }
