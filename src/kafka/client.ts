@@ -68,3 +68,18 @@ export function onFatalCrash(consumer: Consumer, fatal: (error: Error) => void):
     if (!payload.restart) fatal(payload.error);
   });
 }
+
+/**
+ * Consumer retry settings for every stage. A topic created moments ago can still answer
+ * UNKNOWN_TOPIC_OR_PARTITION, which kafkajs treats as fatal and would stop the consumer; such a
+ * consumer is restarted. Any other non-retriable error stops it (see onFatalCrash).
+ */
+export const CONSUMER_RETRY = {
+  restartOnFailure: async (error: Error): Promise<boolean> => {
+    for (let e = error as { type?: string; originalError?: unknown; cause?: unknown } | undefined; e; ) {
+      if (e.type === 'UNKNOWN_TOPIC_OR_PARTITION') return true;
+      e = (e.originalError ?? e.cause) as typeof e;
+    }
+    return false;
+  },
+};

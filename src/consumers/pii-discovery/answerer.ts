@@ -18,7 +18,7 @@ import {
   parseDsrRequest,
 } from '../../dsr/contracts.js';
 import { isDsrCdcError } from '../../errors.js';
-import { onFatalCrash } from '../../kafka/client.js';
+import { CONSUMER_RETRY, onFatalCrash } from '../../kafka/client.js';
 import { deadLetter } from '../../kafka/dlq.js';
 import { readToEnd } from '../../kafka/read-to-end.js';
 import type { Logger } from '../../observability/logger.js';
@@ -62,7 +62,11 @@ export class Answerer {
   ) {}
 
   async start(): Promise<void> {
-    const consumer = this.kafka.consumer({ groupId: this.options.groupId, allowAutoTopicCreation: false });
+    const consumer = this.kafka.consumer({
+      groupId: this.options.groupId,
+      allowAutoTopicCreation: false,
+      retry: CONSUMER_RETRY,
+    });
     this.consumer = consumer;
     onFatalCrash(consumer, (error) => this.onFatal(error));
     // requests this process now owns may have been received or answered by another process

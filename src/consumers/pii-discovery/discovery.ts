@@ -11,7 +11,7 @@ import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Consumer, Kafka, Message, Producer } from 'kafkajs';
 import { DsrCdcError, isDsrCdcError } from '../../errors.js';
 import type { ChangeEnvelope, ForeignKey } from '../../events/envelope.js';
-import { onFatalCrash } from '../../kafka/client.js';
+import { CONSUMER_RETRY, onFatalCrash } from '../../kafka/client.js';
 import { deadLetter } from '../../kafka/dlq.js';
 import type { Logger } from '../../observability/logger.js';
 import { type DiscoveryContext, discover } from './discover.js';
@@ -84,7 +84,11 @@ export class Discovery {
     this.consumer = undefined;
     this.subscribed = topics;
     if (topics.length === 0) return;
-    const consumer = this.kafka.consumer({ groupId: this.options.groupId, allowAutoTopicCreation: false });
+    const consumer = this.kafka.consumer({
+      groupId: this.options.groupId,
+      allowAutoTopicCreation: false,
+      retry: CONSUMER_RETRY,
+    });
     this.consumer = consumer;
     onFatalCrash(consumer, (error) => this.onFatal(error));
     consumer.on(consumer.events.GROUP_JOIN, () => {

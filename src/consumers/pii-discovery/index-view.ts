@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Consumer, Kafka } from 'kafkajs';
-import { onFatalCrash } from '../../kafka/client.js';
+import { CONSUMER_RETRY, onFatalCrash } from '../../kafka/client.js';
 import { type IndexedLocation, type IndexRecord, SubjectIndex } from './subject-index.js';
 
 export class IndexView {
@@ -28,6 +28,7 @@ export class IndexView {
     this.consumer = this.kafka.consumer({
       groupId: `dsr-cdc.index-view.${randomUUID()}`,
       allowAutoTopicCreation: false,
+      retry: CONSUMER_RETRY,
     });
     onFatalCrash(this.consumer, (error) => this.onFatal(error));
     await this.consumer.connect();
