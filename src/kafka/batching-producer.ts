@@ -14,6 +14,7 @@
  */
 import type { Message, Producer } from 'kafkajs';
 import { DsrCdcError } from '../errors.js';
+import { metrics, secondsSince } from '../observability/metrics.js';
 
 export interface OutgoingMessage {
   topic: string;
@@ -169,10 +170,13 @@ export class BatchingProducer {
       if (messages.length === 0) byTopic.set(topic, messages);
       messages.push(partition === undefined ? { key, value } : { key, value, partition });
     }
+    const started = process.hrtime.bigint();
     await this.producer.sendBatch({
       acks: -1,
       topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
     });
+    metrics.batchSeconds.observe({ stage: 'produce' }, secondsSince(started));
+    for (const [topic, messages] of byTopic) metrics.eventsOut.inc({ topic }, messages.length);
   }
 }
 

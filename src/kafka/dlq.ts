@@ -6,6 +6,7 @@
  */
 import type { Message } from 'kafkajs';
 import { isDsrCdcError } from '../errors.js';
+import { metrics } from '../observability/metrics.js';
 import { type TopicFamilies, type TopicSpec, topicSpec } from './topics.js';
 
 export interface Poison {
@@ -20,11 +21,14 @@ export function dlqTopic(families: TopicFamilies, stage: string): TopicSpec {
   return topicSpec(families, 'dlq', { stage });
 }
 
+/** The dead letter of `poison`; counts it in dsr_cdc_dlq_events_total. */
 export function deadLetter(stage: string, poison: Poison, error: unknown): Message {
   const errorClass = isDsrCdcError(error) ? error.code : ((error as Error)?.name ?? 'Error');
   const reason = isDsrCdcError(error)
     ? error.message
     : `${errorClass} (details withheld: they may hold row values)`;
+  // counted when built: every caller sends the letter at once or stops the stage
+  metrics.dlqEvents.inc({ stage, reason_class: errorClass });
   return {
     key: poison.key,
     value: poison.value,

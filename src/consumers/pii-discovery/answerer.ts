@@ -22,6 +22,7 @@ import { CONSUMER_RETRY, onFatalCrash } from '../../kafka/client.js';
 import { deadLetter } from '../../kafka/dlq.js';
 import { readToEnd } from '../../kafka/read-to-end.js';
 import type { Logger } from '../../observability/logger.js';
+import { metrics, secondsSince } from '../../observability/metrics.js';
 import type { DetectOptions } from './detectors.js';
 import { CDC_TOPICS } from './discovery.js';
 import type { IndexView } from './index-view.js';
@@ -107,6 +108,8 @@ export class Answerer {
   }
 
   private async handle(topic: string, partition: number, message: KafkaMessage): Promise<void> {
+    const received = process.hrtime.bigint();
+    metrics.eventsIn.inc({ stage: 'dsr-answer', topic });
     let request: DsrRequest;
     try {
       request = parseDsrRequest(JSON.parse(message.value?.toString() ?? 'null'));
@@ -134,10 +137,12 @@ export class Answerer {
           },
         ],
       });
+      metrics.dsrRequests.inc({ type: 'unknown', outcome: 'rejected' });
       return;
     }
     if (this.finished.has(request.requestId)) {
       this.logger.info({ requestId: request.requestId }, 'duplicate DSR request: already answered');
+      metrics.dsrRequests.inc({ type: request.type, outcome: 'duplicate' });
       return;
     }
     await this.producer.send({
@@ -198,6 +203,8 @@ export class Answerer {
       ],
     });
     this.finished.add(request.requestId);
+    metrics.dsrRequests.inc({ type: request.type, outcome: result.status });
+    metrics.dsrAnswerSeconds.observe({ status: result.status }, secondsSince(received));
   }
 
   private audit(requestId: string, step: AuditEvent['step'], detail: AuditEvent['detail']) {

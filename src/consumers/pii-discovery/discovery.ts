@@ -14,6 +14,7 @@ import type { ChangeEnvelope, ForeignKey } from '../../events/envelope.js';
 import { CONSUMER_RETRY, onFatalCrash } from '../../kafka/client.js';
 import { deadLetter } from '../../kafka/dlq.js';
 import type { Logger } from '../../observability/logger.js';
+import { metrics, secondsSince } from '../../observability/metrics.js';
 import { type DiscoveryContext, discover } from './discover.js';
 import type { IndexView } from './index-view.js';
 
@@ -104,6 +105,9 @@ export class Discovery {
           this.rebalanced = false;
           await this.view.waitCaughtUp(60_000);
         }
+        const started = process.hrtime.bigint();
+        const { groupId } = this.options;
+        metrics.eventsIn.inc({ stage: 'pii-discovery', topic: batch.topic }, batch.messages.length);
         const records: Message[] = [];
         const dead: Message[] = [];
         for (const message of batch.messages) {
@@ -155,6 +159,12 @@ export class Discovery {
           const offset = String(BigInt(last.offset) + 1n);
           await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset }]);
         }
+        metrics.eventsOut.inc({ topic: this.options.indexTopic }, records.length);
+        metrics.batchSeconds.observe({ stage: 'pii-discovery' }, secondsSince(started));
+        metrics.consumerLag.set(
+          { group: groupId, topic: batch.topic, partition: String(batch.partition) },
+          Number(batch.offsetLag()),
+        );
         await heartbeat();
       },
     });
