@@ -3,7 +3,8 @@
  * Snowflake emulator) on 127.0.0.1, without Docker.
  *
  * up      checks prerequisites, downloads and initialises what is missing, starts what is not
- *         running and polls until every service is healthy. Idempotent.
+ *         running and polls until every service is healthy. Idempotent. `up <service>…` brings
+ *         up only the services named (e.g. `up mariadb`).
  * down    stops the processes `up` started (by pid file or data directory), nothing else.
  * status  prints each service with its address and health; exits 1 if any is not healthy.
  */
@@ -12,6 +13,7 @@ import { hasCommand, poll, portOpen, StackError } from './process.js';
 import type { Service } from './service.js';
 import { STATE_DIR } from './service.js';
 import { kafkaService } from './services/kafka.js';
+import { mariadbService } from './services/mariadb.js';
 import { postgresService } from './services/postgres.js';
 import { registryService } from './services/registry.js';
 import { snowflakeService } from './services/snowflake.js';
@@ -19,7 +21,7 @@ import { snowflakeService } from './services/snowflake.js';
 const READY_TIMEOUT_MS = 180_000;
 
 function services(): Service[] {
-  return [postgresService(), kafkaService(), registryService(), snowflakeService()];
+  return [postgresService(), kafkaService(), registryService(), snowflakeService(), mariadbService()];
 }
 
 function say(service: Service, message: string): void {
@@ -81,9 +83,20 @@ async function bringUp(service: Service): Promise<void> {
   say(service, `healthy at ${service.address}`);
 }
 
-async function up(): Promise<void> {
-  const [postgres, kafka, registry, snowflake] = services() as [Service, Service, Service, Service];
-  checkPrerequisites([postgres, kafka, registry, snowflake]);
+/** `only`: names of the services to bring up (e.g. `up mariadb`); all when empty. */
+async function up(only: readonly string[] = []): Promise<void> {
+  const all = services();
+  const unknown = only.filter((name) => !all.some((s) => s.name === name));
+  if (unknown.length > 0) throw new StackError(`unknown service(s): ${unknown.join(', ')}`);
+  const [postgres, kafka, registry, snowflake, mariadb] = all as [
+    Service,
+    Service,
+    Service,
+    Service,
+    Service,
+  ];
+  const wanted = (service: Service) => only.length === 0 || only.includes(service.name);
+  checkPrerequisites(all.filter(wanted));
   process.stdout.write(`stack state in ${STATE_DIR}\n`);
   const prepare = async (service: Service) => {
     if (await service.running()) return;
@@ -91,12 +104,17 @@ async function up(): Promise<void> {
     await service.prepare();
   };
   // Both JVM services resolve through Maven, whose local repository is not safe for concurrent use.
+  const alone = (service: Service) =>
+    wanted(service) ? prepare(service).then(() => bringUp(service)) : Promise.resolve();
   const results = await Promise.allSettled([
-    prepare(postgres).then(() => bringUp(postgres)),
-    prepare(kafka)
-      .then(() => prepare(registry))
-      .then(() => Promise.all([bringUp(kafka), bringUp(registry)])),
-    prepare(snowflake).then(() => bringUp(snowflake)),
+    alone(postgres),
+    wanted(kafka) || wanted(registry)
+      ? prepare(kafka)
+          .then(() => prepare(registry))
+          .then(() => Promise.all([bringUp(kafka), bringUp(registry)]))
+      : Promise.resolve(),
+    alone(snowflake),
+    alone(mariadb),
   ]);
   const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
   if (failures.length > 0) {
@@ -125,7 +143,7 @@ async function status(): Promise<boolean> {
 async function main(command: string | undefined): Promise<number> {
   switch (command) {
     case 'up':
-      await up();
+      await up(process.argv.slice(3));
       return 0;
     case 'down':
       await down();
@@ -133,7 +151,7 @@ async function main(command: string | undefined): Promise<number> {
     case 'status':
       return (await status()) ? 0 : 1;
     default:
-      process.stderr.write('usage: npm run stack -- up | down | status\n');
+      process.stderr.write('usage: npm run stack -- up [service…] | down | status\n');
       return 2;
   }
 }

@@ -19,6 +19,7 @@ export const LOCAL_PORTS = {
   registry: 58081,
   registryManagement: 59000,
   snowflake: 58085,
+  mariadb: 53306,
 } as const;
 
 const port = z.coerce.number().int().min(1).max(65535);
@@ -32,6 +33,18 @@ const connectionsSchema = z.object({
     user: z.string().min(1),
     password: z.string(),
     /** Superuser used by tests and the demo to create schemas and write rows; never by the pipeline. */
+    adminUser: z.string().min(1),
+    adminPassword: z.string(),
+  }),
+  /** MariaDB of the local stack, for the MySQL/MariaDB poller and its tests. */
+  mariadb: z.object({
+    host: z.string().min(1),
+    port,
+    database: z.string().min(1),
+    /** Least-privilege account of the poller: SELECT on the database. */
+    user: z.string().min(1),
+    password: z.string(),
+    /** All privileges; used by tests and the stack to create tables and write rows, never by the poller. */
     adminUser: z.string().min(1),
     adminPassword: z.string(),
   }),
@@ -69,6 +82,13 @@ const VARIABLES = {
   DSR_CDC_PG_PASSWORD: ['postgres.password', 'dsr-cdc-local'],
   DSR_CDC_PG_ADMIN_USER: ['postgres.adminUser', 'postgres'],
   DSR_CDC_PG_ADMIN_PASSWORD: ['postgres.adminPassword', 'dsr-cdc-local-admin'],
+  DSR_CDC_MARIADB_HOST: ['mariadb.host', '127.0.0.1'],
+  DSR_CDC_MARIADB_PORT: ['mariadb.port', String(LOCAL_PORTS.mariadb)],
+  DSR_CDC_MARIADB_DATABASE: ['mariadb.database', 'dsr_cdc'],
+  DSR_CDC_MARIADB_USER: ['mariadb.user', 'dsr_cdc_pipeline'],
+  DSR_CDC_MARIADB_PASSWORD: ['mariadb.password', 'dsr-cdc-local'],
+  DSR_CDC_MARIADB_ADMIN_USER: ['mariadb.adminUser', 'dsr_cdc_admin'],
+  DSR_CDC_MARIADB_ADMIN_PASSWORD: ['mariadb.adminPassword', 'dsr-cdc-local-admin'],
   DSR_CDC_KAFKA_BROKERS: ['kafka.brokers', `127.0.0.1:${LOCAL_PORTS.kafka}`],
   DSR_CDC_REGISTRY_URL: ['registry.url', `http://127.0.0.1:${LOCAL_PORTS.registry}/apis/ccompat/v7`],
   DSR_CDC_SNOWFLAKE_URL: ['snowflake.accessUrl', `http://127.0.0.1:${LOCAL_PORTS.snowflake}`],
