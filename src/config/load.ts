@@ -158,6 +158,18 @@ function fieldOf(node: unknown, schema: z.ZodType, segment: string, path: string
     path.push(key);
     return { node, key, schema: unwrap(schema.valueType as z.ZodType) };
   }
+  if (schema instanceof z.ZodDiscriminatedUnion) {
+    // the member that the entry's own discriminator in the file selects (a source's `kind`)
+    const discriminator = schema._zod.def.discriminator;
+    const member = (schema.options as z.ZodType[]).find(
+      (option) =>
+        option instanceof z.ZodObject &&
+        (option.shape[discriminator] as z.ZodLiteral).values.has(node[discriminator] as never),
+    );
+    if (member === undefined)
+      return { problem: `${formatPath(path)}.${discriminator} in the config file is not valid` };
+    return fieldOf(node, member, segment, path);
+  }
   return { problem: `${formatPath(path)} has no fields` };
 }
 

@@ -5,7 +5,10 @@
  */
 import { isSupportedCountry } from 'libphonenumber-js/max';
 import { z } from 'zod';
+import { adminSectionSchema } from '../admin/config.js';
 import { MIN_PEPPER_BYTES } from '../consumers/pii-discovery/tokens.js';
+import { runtimeSectionSchema } from '../runtime/config.js';
+import { pollerSourceSchemas } from '../sources/poller/config.js';
 
 /** `${env:NAME}` or `${file:/absolute/path}`: the only accepted form of a secret in the config. */
 export const SECRET_REFERENCE = /^\$\{(env):([A-Za-z_][A-Za-z0-9_]*)\}$|^\$\{(file):(\/[^}]*)\}$/;
@@ -116,58 +119,61 @@ export function configSchema(resolve: SecretResolver) {
       z
         .string()
         .regex(/^[a-z][a-z0-9_]*$/, 'expected a source name of a-z, 0-9 and _ (it appears in topic names)'),
-      z.strictObject({
-        kind: z.literal('postgres'),
-        connection: z.strictObject({
-          host: nonEmpty,
-          port: z.number().int().min(1).max(65535),
-          database: nonEmpty,
-          user: nonEmpty,
-          password: secret,
-          sslmode: z.enum(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full']).optional(),
-        }),
-        publication: pgName,
-        slot: pgName,
-        tables: z.strictObject({
-          include: z
-            .array(nonEmpty)
-            .min(1)
-            .meta({ description: "Tables to capture: 'schema.table' or 'schema.*'." }),
-          exclude: z.array(nonEmpty).default([]),
-        }),
-        snapshot: z
-          .strictObject({
-            mode: z.enum(['initial', 'never', 'initial_only']).default('initial').meta({
-              description:
-                'initial: read existing rows once, then stream; never: stream only; initial_only: read and stop.',
-            }),
-            chunkRows: z.number().int().min(100).max(1_000_000).default(10_000),
-          })
-          .default({ mode: 'initial', chunkRows: 10_000 }),
-        heartbeatIntervalMs: z.number().int().min(100).default(10_000).meta({
-          description: 'How often an idle stream confirms the server position, so WAL does not pile up.',
-        }),
-        batch: z
-          .strictObject({
-            maxMessages: z.number().int().min(1).default(5_000),
-            maxBytes: z
-              .number()
-              .int()
-              .min(1024)
-              .default(4 * 1024 * 1024),
-            lingerMs: z.number().int().min(0).max(10_000).default(5),
-            maxBufferedMessages: z.number().int().min(1).default(50_000).meta({
-              description:
-                'Backpressure: intake waits while this many events are not yet acknowledged by Kafka.',
-            }),
-          })
-          .default({
-            maxMessages: 5_000,
-            maxBytes: 4 * 1024 * 1024,
-            lingerMs: 5,
-            maxBufferedMessages: 50_000,
+      z.discriminatedUnion('kind', [
+        z.strictObject({
+          kind: z.literal('postgres'),
+          connection: z.strictObject({
+            host: nonEmpty,
+            port: z.number().int().min(1).max(65535),
+            database: nonEmpty,
+            user: nonEmpty,
+            password: secret,
+            sslmode: z.enum(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full']).optional(),
           }),
-      }),
+          publication: pgName,
+          slot: pgName,
+          tables: z.strictObject({
+            include: z
+              .array(nonEmpty)
+              .min(1)
+              .meta({ description: "Tables to capture: 'schema.table' or 'schema.*'." }),
+            exclude: z.array(nonEmpty).default([]),
+          }),
+          snapshot: z
+            .strictObject({
+              mode: z.enum(['initial', 'never', 'initial_only']).default('initial').meta({
+                description:
+                  'initial: read existing rows once, then stream; never: stream only; initial_only: read and stop.',
+              }),
+              chunkRows: z.number().int().min(100).max(1_000_000).default(10_000),
+            })
+            .default({ mode: 'initial', chunkRows: 10_000 }),
+          heartbeatIntervalMs: z.number().int().min(100).default(10_000).meta({
+            description: 'How often an idle stream confirms the server position, so WAL does not pile up.',
+          }),
+          batch: z
+            .strictObject({
+              maxMessages: z.number().int().min(1).default(5_000),
+              maxBytes: z
+                .number()
+                .int()
+                .min(1024)
+                .default(4 * 1024 * 1024),
+              lingerMs: z.number().int().min(0).max(10_000).default(5),
+              maxBufferedMessages: z.number().int().min(1).default(50_000).meta({
+                description:
+                  'Backpressure: intake waits while this many events are not yet acknowledged by Kafka.',
+              }),
+            })
+            .default({
+              maxMessages: 5_000,
+              maxBytes: 4 * 1024 * 1024,
+              lingerMs: 5,
+              maxBufferedMessages: 50_000,
+            }),
+        }),
+        ...pollerSourceSchemas(secret),
+      ]),
     ),
     dsr: z
       .strictObject({
@@ -198,6 +204,8 @@ export function configSchema(resolve: SecretResolver) {
       })
       .optional()
       .meta({ description: 'PII discovery and DSR answers; required by `consumer run pii-discovery`.' }),
+    admin: adminSectionSchema(secret),
+    runtime: runtimeSectionSchema(),
     log: z
       .strictObject({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

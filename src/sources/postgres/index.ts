@@ -25,6 +25,13 @@ export function postgresSourceSettings(config: Config, name: string): PostgresSo
       { field: 'sources' },
     );
   }
+  if (source.kind !== 'postgres') {
+    throw new DsrCdcError(
+      'CONFIG_INVALID',
+      `source '${name}' is a ${source.kind}, not a replication source: run it with \`dsr-cdc poller run ${name}\``,
+      { field: `sources.${name}.kind` },
+    );
+  }
   const { connection } = source;
   return {
     name,

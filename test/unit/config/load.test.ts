@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { loadConfig, maskSecrets } from '../../../src/config/load.js';
-import { configJsonSchema, Secret } from '../../../src/config/schema.js';
+import { type Config, configJsonSchema, Secret } from '../../../src/config/schema.js';
 import { DsrCdcError } from '../../../src/errors.js';
 
 const PG_PASSWORD = 'pg-pass-value';
@@ -78,12 +78,19 @@ function configError(fn: () => unknown): DsrCdcError {
   throw new Error('expected a CONFIG_INVALID error');
 }
 
+/** The replication source `name` (sources is a union of source kinds). */
+function postgresSource(config: Config, name: string) {
+  const source = config.sources[name];
+  if (source?.kind !== 'postgres') throw new Error(`expected the postgres source ${name}`);
+  return source;
+}
+
 describe('loadConfig', () => {
   it('loads a valid file, resolves secrets and fills defaults', () => {
     const config = load(VALID);
     expect(config.pipeline.name).toBe('test-pipeline');
     expect(config.kafka.brokers).toEqual(['k1:9092']);
-    const source = config.sources.app;
+    const source = postgresSource(config, 'app');
     expect(source?.connection.port).toBe(5432);
     expect(source?.connection.password).toBeInstanceOf(Secret);
     expect(source?.connection.password.reveal()).toBe(PG_PASSWORD);
@@ -95,7 +102,7 @@ describe('loadConfig', () => {
 
   it('loads the shipped example when its env vars are set', () => {
     const config = loadConfig({ path: 'dsr-cdc.example.yaml', env: { DSR_CDC_PG_PASSWORD: 'x' } });
-    expect(config.sources.app?.connection.password.reveal()).toBe('x');
+    expect(postgresSource(config, 'app').connection.password.reveal()).toBe('x');
   });
 
   it('names a missing field and sets field to its path', () => {
@@ -193,14 +200,14 @@ describe('loadConfig', () => {
     expect(config.kafka.brokers).toEqual(['a:1', 'b:2']);
     expect(config.kafka.clientId).toBe('overlaid');
     expect(config.kafka.ssl).toBe(true);
-    expect(config.sources.app?.connection.port).toBe(6543);
+    expect(postgresSource(config, 'app').connection.port).toBe(6543);
     expect(config.registry.auth?.password.reveal()).toBe('from-env');
   });
 
   it('matches entries of named maps ignoring case and underscores', () => {
     const text = variant({ 'sources.app_db': parse(VALID).sources.app, 'sources.app': undefined });
     const config = load(text, { PG_PASSWORD, DSR_CDC__SOURCES__APP_DB__SLOT: 'other_slot' });
-    expect(config.sources.app_db?.slot).toBe('other_slot');
+    expect(postgresSource(config, 'app_db').slot).toBe('other_slot');
   });
 
   it('rejects overlays naming unknown fields, sections or malformed values', () => {
@@ -293,7 +300,7 @@ describe('loadConfig', () => {
   it('returns a deeply frozen config', () => {
     const config = load(VALID);
     expect(Object.isFrozen(config)).toBe(true);
-    expect(Object.isFrozen(config.sources.app?.connection)).toBe(true);
+    expect(Object.isFrozen(postgresSource(config, 'app').connection)).toBe(true);
     expect(() => {
       (config.log as { level: string }).level = 'trace';
     }).toThrow(TypeError);
@@ -303,7 +310,11 @@ describe('loadConfig', () => {
   it('masks secrets for printing and when serialised', () => {
     const config = load(VALID);
     const masked = stringify(maskSecrets(config));
-    for (const text of [masked, JSON.stringify(config), String(config.sources.app?.connection.password)]) {
+    for (const text of [
+      masked,
+      JSON.stringify(config),
+      String(postgresSource(config, 'app').connection.password),
+    ]) {
       expect(text).not.toContain(PG_PASSWORD);
       expect(text).not.toContain(REGISTRY_PASSWORD);
     }
@@ -318,13 +329,17 @@ interface JsonSchema {
   required?: string[];
   properties?: Record<string, JsonSchema>;
   additionalProperties?: JsonSchema;
+  oneOf?: JsonSchema[];
+  anyOf?: JsonSchema[];
 }
 
 describe('configJsonSchema', () => {
   it('describes the file as written, secrets as references', () => {
     const schema = configJsonSchema() as JsonSchema;
     expect(schema.required).toEqual(expect.arrayContaining(['pipeline', 'kafka', 'registry', 'sources']));
-    const source = schema.properties?.sources?.additionalProperties;
+    // sources are a union on `kind`; the first member is the replication source
+    const sources = schema.properties?.sources?.additionalProperties;
+    const source = (sources?.oneOf ?? sources?.anyOf)?.[0];
     const password = source?.properties?.connection?.properties?.password;
     expect(password?.type).toBe('string');
     const pattern = new RegExp(password?.pattern ?? '^$');
