@@ -15,6 +15,7 @@ import { configCheck } from './commands/config-check.js';
 import { consumerRun } from './commands/consumer-run.js';
 import { dsrResult } from './commands/dsr-result.js';
 import { dsrSubmit } from './commands/dsr-submit.js';
+import { replayCommand } from './commands/replay.js';
 import { sourceRun } from './commands/source-run.js';
 import { CliExit } from './exit.js';
 
@@ -23,6 +24,8 @@ export interface CliContext {
   env: Readonly<Record<string, string | undefined>>;
   stdout: (text: string) => void;
   stderr: (text: string) => void;
+  /** stderr's stream when it is a terminal (for progress bars); absent otherwise. */
+  terminal?: NodeJS.WritableStream;
 }
 
 /** Command groups (`dsr-cdc <group> <command>`), created on demand by the commands that use them. */
@@ -48,6 +51,7 @@ const COMMANDS: readonly CliCommand[] = [
   dsrResult,
   auditShow,
   auditVerify,
+  replayCommand,
 ];
 
 const USER_MISTAKES: ReadonlySet<ErrorCode> = new Set(['CONFIG_INVALID', 'PREREQUISITE_MISSING']);
@@ -101,6 +105,7 @@ function processContext(): CliContext {
     env: process.env,
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
+    ...(process.stderr.isTTY ? { terminal: process.stderr } : {}),
   };
 }
 

@@ -1,16 +1,21 @@
 /** The one place that builds the schema registry client, with exact Avro longs (see pg-types.ts). */
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import type avsc from 'avsc';
 import type { Config } from '../config/schema.js';
 import { DsrCdcError } from '../errors.js';
 import { FOREIGN_KEYS_PROPERTY, type ForeignKey } from './envelope.js';
 import { avroTypeOptions } from './pg-types.js';
 
-export function createRegistry(config: Config['registry']): SchemaRegistry {
+/** `avro`: avsc options for every Avro schema; anything else must keep avroTypeOptions()' longs. */
+export function createRegistry(
+  config: Config['registry'],
+  avro: Partial<avsc.ForSchemaOptions> = avroTypeOptions(),
+): SchemaRegistry {
   const auth = config.auth && { username: config.auth.username, password: config.auth.password.reveal() };
   return new SchemaRegistry(
     { host: config.url, ...(auth ? { auth } : {}), clientId: 'dsr-cdc' },
     {
-      [SchemaType.AVRO]: avroTypeOptions(),
+      [SchemaType.AVRO]: avro,
       // JSON Schema contracts are registered, not used to encode: messages are validated by the
       // zod schemas they were generated from, so the client's own ajv need not know formats
       [SchemaType.JSON]: { strict: false, validateFormats: false },
@@ -58,4 +63,39 @@ export function foreignKeysByContract(
     }
     return keys;
   };
+}
+
+/**
+ * Decodes a message in the registry's wire format (magic byte 0, schema id, payload) and names the
+ * schema id. Bytes that are not the wire format, or name a schema the registry does not have or
+ * cannot decode, throw EVENT_INVALID (poison); a registry that cannot be reached throws
+ * CONNECTION_FAILED (retryable): the event may be fine.
+ */
+export async function decodeWire(
+  registry: SchemaRegistry,
+  bytes: Buffer,
+): Promise<{ value: unknown; schemaId: number }> {
+  if (bytes.length < 5 || bytes[0] !== 0) {
+    throw new DsrCdcError(
+      'EVENT_INVALID',
+      'not in the schema registry wire format (magic byte 0 + schema id)',
+    );
+  }
+  const schemaId = bytes.readInt32BE(1);
+  try {
+    return { value: await registry.decode(bytes), schemaId };
+  } catch (error) {
+    const status = (error as { status?: number }).status;
+    const malformed =
+      status === 404 ||
+      status === 422 ||
+      !(error as Error).message?.match(/ECONN|timeout|network|socket|fetch/i);
+    throw new DsrCdcError(
+      malformed ? 'EVENT_INVALID' : 'CONNECTION_FAILED',
+      malformed
+        ? `cannot decode with schema ${schemaId} (${(error as Error).name})`
+        : `the schema registry is unreachable: ${(error as Error).message}`,
+      { retryable: !malformed, cause: error },
+    );
+  }
 }

@@ -128,7 +128,7 @@ export function discover(
  * Key values as text (bytes as hex), so that a foreign key's values and the referenced row's key
  * give the same location id even when their types differ (an int4 column referencing an int8 key).
  */
-function plainKey(key: Record<string, unknown>): Record<string, string | null> {
+export function plainKey(key: Record<string, unknown>): Record<string, string | null> {
   const plain: Record<string, string | null> = {};
   for (const [column, value] of Object.entries(key)) {
     plain[column] =

@@ -29,19 +29,34 @@ export function lookup(
   depth: number,
   options: DetectOptions = {},
 ): LookupResult {
-  const found = new Map<string, DsrLocation>();
   const unusable: string[] = [];
-  let frontier: string[] = [];
+  const seeds: { token: string; identifierType: string }[] = [];
   for (const { type, value } of identifiers) {
     const normalized = normalizeIdentifier(type, value, options);
-    if (normalized === null) {
-      unusable.push(type);
-      continue;
-    }
-    const token = subjectToken(pepper, type, normalized);
+    if (normalized === null) unusable.push(type);
+    else seeds.push({ token: subjectToken(pepper, type, normalized), identifierType: type });
+  }
+  return { locations: lookupTokens(index, seeds, depth), unusable };
+}
+
+/**
+ * The locations of subject tokens (identifiers already tokenised), widened as lookup does; a seed
+ * without an identifier type takes the one the index holds.
+ */
+export function lookupTokens(
+  index: SubjectIndex,
+  seeds: readonly { token: string; identifierType?: string }[],
+  depth: number,
+): DsrLocation[] {
+  const found = new Map<string, DsrLocation>();
+  let frontier: string[] = [];
+  for (const { token, identifierType: type } of seeds) {
     for (const [id, location] of index.locationsOf(token)) {
       if (found.has(id)) continue;
-      found.set(id, toResult(location, { kind: 'identifier', identifierType: type }));
+      found.set(
+        id,
+        toResult(location, { kind: 'identifier', identifierType: type ?? location.identifierType }),
+      );
       frontier.push(id);
     }
   }
@@ -89,7 +104,7 @@ export function lookup(
     }
     frontier = next;
   }
-  return { locations: [...found.values()], unusable };
+  return [...found.values()];
 }
 
 function toResult(location: IndexedLocation, matchedBy: DsrLocation['matchedBy']): DsrLocation {
