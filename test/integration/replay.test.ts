@@ -123,7 +123,7 @@ describe('replay', () => {
     // per partition: offsets ascending, no gap
     for (const partition of new Set(all.map((l) => l.partition))) {
       const offsets = all.filter((l) => l.partition === partition).map((l) => Number(l.offset));
-      expect(offsets).toEqual(offsets.map((_, i) => offsets[0] + i));
+      expect(offsets).toEqual(offsets.map((_, i) => (offsets[0] ?? 0) + i));
     }
     const updated = all.find((l) => l.key.id === '3' && l.value.op === 'u');
     // decimals as exact text, bigints as decimal strings, the new column present
