@@ -6,7 +6,7 @@
 import type { Kafka } from 'kafkajs';
 import { readToEnd } from '../kafka/read-to-end.js';
 import { type AuditChainProblem, verifyChain } from './audit-chain.js';
-import { type AuditEvent, parseAuditEvent } from './contracts.js';
+import { type AuditEvent, type DsrResult, parseAuditEvent, parseDsrResult } from './contracts.js';
 
 export interface AuditRecord {
   requestId: string;
@@ -69,4 +69,82 @@ export function verifyAuditTrail(records: readonly AuditRecord[], requestId?: st
     }
   }
   return { requests: byRequest.size, broken };
+}
+
+/** A request's result on `dsr.discovery-results`, where it lies. */
+export interface ResultRecord {
+  partition: number;
+  offset: string;
+  /** The result, or null when the record is not a valid result. */
+  result: DsrResult | null;
+}
+
+/** The results recorded for one request (normally one), in offset order. */
+export async function readResults(kafka: Kafka, topic: string, requestId: string): Promise<ResultRecord[]> {
+  const found: ResultRecord[] = [];
+  const admin = kafka.admin();
+  await admin.connect();
+  const exists = await admin
+    .listTopics()
+    .then((topics) => topics.includes(topic))
+    .finally(() => admin.disconnect());
+  // nothing was ever answered where the topic was never created
+  if (!exists) return found;
+  await readToEnd(kafka, topic, (message, partition) => {
+    if (message.key?.toString() !== requestId) return;
+    let result: DsrResult | null = null;
+    try {
+      result = parseDsrResult(JSON.parse(message.value?.toString() ?? 'null'));
+    } catch {
+      // reported as unreadable by checkResult
+    }
+    found.push({ partition, offset: message.offset, result });
+  });
+  return found;
+}
+
+/**
+ * Holds the audit chain of one request against its result, the outside fact that shows what a
+ * hash chain cannot: a truncated tail (a result but no `answered` entry), an entry that does not
+ * tell what was answered (status or location count differ), or an answer whose result is missing.
+ * Returns the problem, or null when they agree (or the request was never answered). Pure.
+ */
+export function checkResult(chain: readonly AuditRecord[], results: readonly ResultRecord[]): string | null {
+  const answered = chain.filter((r) => r.event?.step === 'answered');
+  const [first] = results;
+  if (first === undefined) {
+    return answered.length > 0 ? 'answered in the audit trail, but no result is on the results topic' : null;
+  }
+  if (results.length > 1)
+    return `${results.length} results for one request (offsets ${results.map((r) => r.offset).join(', ')})`;
+  if (first.result === null) return `the result at offset ${first.offset} is unreadable`;
+  const entry = answered[0]?.event;
+  if (entry === undefined || entry === null) {
+    return 'a result exists, but the audit trail has no answered entry (its tail is missing)';
+  }
+  const { status, locations } = entry.detail;
+  if (status !== first.result.status || locations !== first.result.locations.length) {
+    return (
+      `the answered entry (status ${String(status)}, ${String(locations)} locations) does not match the result ` +
+      `(status ${first.result.status}, ${first.result.locations.length} locations)`
+    );
+  }
+  return null;
+}
+
+/** One line about a result for a timeline: status, how many locations in which tables, freshness. */
+export function describeResult(result: DsrResult): string {
+  const tables = new Map<string, number>();
+  for (const l of result.locations) {
+    const table = `${l.source}.${l.schema}.${l.table}`;
+    tables.set(table, (tables.get(table) ?? 0) + 1);
+  }
+  return JSON.stringify({
+    status: result.status,
+    locations: result.locations.length,
+    tables: Object.fromEntries([...tables].sort()),
+    caughtUp: result.caughtUp,
+    partitions: Object.keys(result.consistentAsOf).length,
+    ...(result.reason === undefined ? {} : { reason: result.reason }),
+  });
 }

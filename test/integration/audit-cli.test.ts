@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUDIT_FAILED_EXIT } from '../../src/cli/commands/audit.js';
 import { piiDiscoveryTopics } from '../../src/consumers/pii-discovery/index.js';
 import { appendAudit } from '../../src/dsr/audit-chain.js';
-import type { AuditEvent } from '../../src/dsr/contracts.js';
+import type { AuditEvent, DsrResult } from '../../src/dsr/contracts.js';
 import { createProducer } from '../../src/kafka/client.js';
 import { ensureTopics } from '../../src/kafka/topics.js';
 import { kafkaClient } from '../support/cdc.js';
@@ -25,9 +25,39 @@ function chain(requestId: string): AuditEvent[] {
       requestId,
       step,
       at: new Date().toISOString(),
-      detail: { locations: 2 },
+      detail: step === 'answered' ? { status: 'complete', locations: 2, caughtUp: true } : { identifiers: 1 },
     });
     return previous;
+  });
+}
+
+/** The result the answered entry of chain() describes. */
+function resultOf(requestId: string): DsrResult {
+  return {
+    requestId,
+    type: 'access',
+    status: 'complete',
+    locations: [0, 1].map((n) => ({
+      source: 'app',
+      schema: 'public',
+      table: 'customers',
+      primaryKey: { id: n },
+      columns: ['email'],
+      piiTypes: ['email'],
+      matchedBy: { kind: 'identifier', identifierType: 'email' },
+      lastPosition: { commitLsn: '1', seq: String(n) },
+    })),
+    consistentAsOf: { 'cdc.app.public.customers/0': '2' },
+    caughtUp: true,
+    answeredAt: new Date().toISOString(),
+  };
+}
+
+async function writeResult(result: DsrResult): Promise<void> {
+  await producer.send({
+    topic: piiDiscoveryTopics().results.name,
+    acks: -1,
+    messages: [{ key: result.requestId, value: JSON.stringify(result) }],
   });
 }
 
@@ -45,7 +75,7 @@ describe('audit verify / show', () => {
   beforeAll(async () => {
     const admin = kafka.admin();
     await admin.connect();
-    await ensureTopics(admin, [piiDiscoveryTopics().audit]);
+    await ensureTopics(admin, [piiDiscoveryTopics().audit, piiDiscoveryTopics().results]);
     await admin.disconnect();
     await producer.connect();
   });
@@ -57,6 +87,7 @@ describe('audit verify / show', () => {
   it('verifies an intact chain and shows its timeline', async () => {
     const id = uniqueName('intact');
     await write(chain(id));
+    await writeResult(resultOf(id));
     const verified = await runCli(
       ['audit', 'verify', '--config', 'dsr-cdc.example.yaml', '--request', id],
       env,
@@ -65,7 +96,30 @@ describe('audit verify / show', () => {
     expect(verified).toMatchObject({ code: 0, stdout: '1 of 1 request chains verified\n' });
     const shown = await runCli(['audit', 'show', id, '--config', 'dsr-cdc.example.yaml'], env);
     expect(shown.code).toBe(0);
-    expect(shown.stdout).toMatch(/received .*\n.*answered .*\nchain verified\n$/);
+    expect(shown.stdout).toMatch(/received .*\n.*answered .*\n.*result .*\nchain verified\n$/);
+  });
+
+  it('shows the discovery result in the timeline, and catches a chain whose tail is missing', async () => {
+    const id = uniqueName('with-result');
+    await write(chain(id));
+    await writeResult(resultOf(id));
+    const shown = await runCli(['audit', 'show', id, '--config', 'dsr-cdc.example.yaml'], env);
+    expect(shown.stderr).toBe('');
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(
+      /received .*\n.*answered .*\n.*result {4}\{"status":"complete","locations":2,"tables":\{"app\.public\.customers":2\},"caughtUp":true,"partitions":1\} {2}\[dsr\.discovery-results\/\d+@\d+\]\nchain verified\n$/,
+    );
+
+    // the answered entry removed from the end: the chain alone still verifies, the result shows it
+    const truncated = uniqueName('truncated');
+    await write(chain(truncated).slice(0, 1));
+    await writeResult(resultOf(truncated));
+    const caught = await runCli(['audit', 'show', truncated, '--config', 'dsr-cdc.example.yaml'], env);
+    expect(caught.code).toBe(AUDIT_FAILED_EXIT);
+    expect(caught.stdout).toContain('chain verified\n');
+    expect(caught.stdout).toContain(
+      'result MISMATCH: a result exists, but the audit trail has no answered entry (its tail is missing)',
+    );
   });
 
   it('reports a tampered entry with its offset and fails', async () => {

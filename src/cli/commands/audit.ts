@@ -1,7 +1,13 @@
 import { Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
 import { piiDiscoveryTopics } from '../../consumers/pii-discovery/index.js';
-import { readAuditTrail, verifyAuditTrail } from '../../dsr/audit-trail.js';
+import {
+  checkResult,
+  describeResult,
+  readAuditTrail,
+  readResults,
+  verifyAuditTrail,
+} from '../../dsr/audit-trail.js';
 import { createKafka } from '../../kafka/client.js';
 import { createLogger } from '../../observability/logger.js';
 import { CliExit } from '../exit.js';
@@ -14,7 +20,7 @@ async function trail(context: CliContext, configPath: string) {
   const config = loadConfig({ path: configPath, env: context.env });
   const kafka = createKafka(config.kafka, createLogger({ level: config.log.level, component: 'dsr-cdc' }));
   const topic = piiDiscoveryTopics().audit.name;
-  return { topic, records: await readAuditTrail(kafka, topic) };
+  return { kafka, topic, records: await readAuditTrail(kafka, topic) };
 }
 
 /** `audit verify [--request <id>]`: checks every hash chain of dsr.audit end to end. */
@@ -42,18 +48,21 @@ export const auditVerify: CliCommand = {
       }),
 };
 
-/** `audit show <id>`: the timeline of one request. */
+/**
+ * `audit show <id>`: the timeline of one request, its result from dsr.discovery-results among the
+ * steps, the chain check, and the check of the chain against the result (see checkResult).
+ */
 export const auditShow: CliCommand = {
   group: 'audit',
   build: (context) =>
     new Command('show')
       .description(
-        'print the audit timeline of one request (received, rejected, answered) with its chain check',
+        'print the audit timeline of one request (received, rejected, answered, its result) with its chain check',
       )
       .argument('<requestId>', 'the request id')
       .requiredOption('-c, --config <file>', 'pipeline config file (YAML)')
       .action(async (requestId: string, options: { config: string }) => {
-        const { topic, records } = await trail(context, options.config);
+        const { kafka, topic, records } = await trail(context, options.config);
         const mine = records.filter((r) => r.requestId === requestId);
         if (mine.length === 0) {
           context.stderr(`no audit entries for request ${requestId} in ${topic}\n`);
@@ -65,10 +74,20 @@ export const auditShow: CliCommand = {
             : '(unreadable entry)';
           context.stdout(`${line}  [${topic}/${partition}@${offset}]\n`);
         }
+        const resultsTopic = piiDiscoveryTopics().results.name;
+        const results = await readResults(kafka, resultsTopic, requestId);
+        for (const { result, partition, offset } of results) {
+          const line = result
+            ? `${result.answeredAt}  ${'result'.padEnd(8)}  ${describeResult(result)}`
+            : '(unreadable result)';
+          context.stdout(`${line}  [${resultsTopic}/${partition}@${offset}]\n`);
+        }
         const [broken] = verifyAuditTrail(mine).broken;
         context.stdout(
           broken ? `chain BROKEN: ${broken.problem} at offset ${broken.offset}\n` : 'chain verified\n',
         );
-        if (broken) throw new CliExit(AUDIT_FAILED_EXIT);
+        const mismatch = checkResult(mine, results);
+        if (mismatch) context.stdout(`result MISMATCH: ${mismatch}\n`);
+        if (broken || mismatch) throw new CliExit(AUDIT_FAILED_EXIT);
       }),
 };
