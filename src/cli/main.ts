@@ -15,6 +15,9 @@ import { configCheck } from './commands/config-check.js';
 import { consumerRun } from './commands/consumer-run.js';
 import { dsrResult } from './commands/dsr-result.js';
 import { dsrSubmit } from './commands/dsr-submit.js';
+import { pollerRun } from './commands/poller-run.js';
+import { pollerSync } from './commands/poller-sync.js';
+import { pollerTest } from './commands/poller-test.js';
 import { replayCommand } from './commands/replay.js';
 import { sourceRun } from './commands/source-run.js';
 import { CliExit } from './exit.js';
@@ -32,6 +35,7 @@ export interface CliContext {
 const GROUPS = {
   config: 'validate and inspect the pipeline config',
   source: 'run change-data-capture sources',
+  poller: 'run, sync and test incremental pollers (Postgres, MySQL/MariaDB, REST)',
   consumer: 'run consumer stages (pii-discovery)',
   dsr: 'submit data subject requests and read their results',
   audit: 'show and verify the hash-chained DSR audit trail',
@@ -46,6 +50,9 @@ export interface CliCommand {
 const COMMANDS: readonly CliCommand[] = [
   configCheck,
   sourceRun,
+  pollerRun,
+  pollerSync,
+  pollerTest,
   consumerRun,
   dsrSubmit,
   dsrResult,

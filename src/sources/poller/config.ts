@@ -5,7 +5,7 @@
  */
 import { Cron } from 'croner';
 import { z } from 'zod';
-import type { Secret } from '../../config/schema.js';
+import type { Config, Secret } from '../../config/schema.js';
 
 const nonEmpty = z.string().min(1);
 
@@ -62,11 +62,9 @@ const sqlTable = z.strictObject({
         'timestamp: rows whose cursor (a timestamp or integer column set on every write) moved; ' +
         'incrementing: append-only rows by an increasing integer key.',
     }),
-  cursor: nonEmpty
-    .optional()
-    .meta({
-      description: 'Cursor column; required in timestamp mode, the integer key in incrementing mode.',
-    }),
+  cursor: nonEmpty.optional().meta({
+    description: 'Cursor column; required in timestamp mode, the integer key in incrementing mode.',
+  }),
   key: z.array(nonEmpty).min(1).optional().meta({ description: 'Key columns (default: the primary key).' }),
   deletes,
 });
@@ -214,14 +212,13 @@ export function pollerSourceSchemas(secret: z.ZodType<Secret, string>) {
   ] as const;
 }
 
-type Schemas = ReturnType<typeof pollerSourceSchemas>;
-export type PostgresPollerConfig = z.output<Schemas[0]>;
-export type MysqlPollerConfig = z.output<Schemas[1]>;
-export type RestPollerConfig = z.output<Schemas[2]>;
-export type PollerConfig = PostgresPollerConfig | MysqlPollerConfig | RestPollerConfig;
-export type SqlTableConfig = z.output<typeof sqlTable>;
-export type RestEndpointConfig = z.output<typeof restEndpoint>;
+/** The loaded (validated, frozen) config of each poller kind. */
+type SourceConfig = Config['sources'][string];
+export type PostgresPollerConfig = Extract<SourceConfig, { kind: 'postgres-poller' }>;
+export type MysqlPollerConfig = Extract<SourceConfig, { kind: 'mysql-poller' }>;
+export type RestPollerConfig = Extract<SourceConfig, { kind: 'rest-poller' }>;
+export type SqlTableConfig = PostgresPollerConfig['tables'][number];
+export type RestEndpointConfig = RestPollerConfig['endpoints'][number];
 export type RestColumnType = z.output<typeof restColumnType>;
-export type CursorType = z.output<typeof cursorType>;
 
 export const POLLER_KINDS = ['postgres-poller', 'mysql-poller', 'rest-poller'] as const;

@@ -1,0 +1,271 @@
+/**
+ * The Postgres driver of the SQL poller, for databases without a replication slot (a read replica
+ * without logical decoding, a managed database without the privilege).
+ *
+ * Horizon (why no late-committing row is skipped): each run samples, in one statement,
+ * `pg_current_snapshot()` and the cursor bound (`now() − safetyLagMs` in timestamp mode, the
+ * largest visible cursor in incrementing mode). A sample becomes the poll's upper bound only once
+ * `pg_snapshot_xmin` of a later snapshot has passed the sample's `xmax`: every transaction that
+ * held an xid when the sample was taken has then committed or aborted, so every row it wrote
+ * below the bound is visible to the page queries. What this cannot see is a transaction that took
+ * `now()` before the sample but wrote its first row after it; `safetyLagMs` (longer than such a
+ * transaction's idle time) covers that, and cursors set from a client's clock.
+ *
+ * Values are read as Postgres' text output under the replication source's session settings, so
+ * an event of a polled row is identical to the replication source's event of the same row.
+ */
+import pg from 'pg';
+import { DsrCdcError } from '../../errors.js';
+import { loadColumns, loadTypes } from '../../events/pg-catalog.js';
+import type { PgType } from '../../events/pg-types.js';
+import { TEXT_TYPES } from '../postgres/snapshot.js';
+import { EXACT_TEXT_OPTIONS } from '../postgres/source.js';
+import type { SqlTableConfig } from './config.js';
+import { checkColumns, type HorizonReading, type SqlDriver, type SqlTablePlan } from './sql.js';
+import { quoteIdent } from './watermark.js';
+
+const TIMESTAMP_TYPES = new Set(['timestamptz', 'timestamp', 'date']);
+const INTEGER_TYPES = new Set(['int2', 'int4', 'int8']);
+
+/** The base type a column maps as (domains resolved). */
+function baseType(type: PgType): PgType {
+  return type.kind === 'domain' && type.base ? baseType(type.base) : type;
+}
+
+export function splitTable(qualified: string): [string, string] {
+  const dot = qualified.indexOf('.');
+  return [qualified.slice(0, dot), qualified.slice(dot + 1)];
+}
+
+export class PostgresPollerDriver implements SqlDriver {
+  readonly dialect = 'postgres' as const;
+  private client: pg.Client | undefined;
+
+  constructor(
+    private readonly source: string,
+    private readonly connection: pg.ClientConfig,
+    private readonly safetyLagMs: number,
+  ) {}
+
+  get db(): string {
+    return String(this.connection.database ?? '');
+  }
+
+  async connect(): Promise<void> {
+    if (this.client) return;
+    const client = new pg.Client({ ...this.connection, options: EXACT_TEXT_OPTIONS });
+    client.on('error', () => undefined); // a dropped connection fails the running query instead
+    try {
+      await client.connect();
+    } catch (error) {
+      throw new DsrCdcError(
+        'CONNECTION_FAILED',
+        `cannot connect to Postgres for poller '${this.source}': ${(error as Error).message}`,
+        { retryable: true, cause: error },
+      );
+    }
+    this.client = client;
+  }
+
+  async close(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    await client?.end();
+  }
+
+  private get connected(): pg.Client {
+    if (!this.client) throw new DsrCdcError('INTERNAL', 'Postgres poller used before connect()');
+    return this.client;
+  }
+
+  /** The TypeCatalog of the poller's ContractCatalog: type facts over the poller's own connection. */
+  types(oids: number[]): Promise<Map<number, PgType>> {
+    return loadTypes(this.connected, oids);
+  }
+
+  async describe(config: SqlTableConfig): Promise<SqlTablePlan> {
+    const [schema, table] = splitTable(config.table);
+    const field = `sources.${this.source}.tables[${config.table}].table`;
+    const { rows } = await this.run<{ oid: number | null }>('SELECT to_regclass($1)::oid::int8 AS oid', [
+      `${quoteIdent('postgres', schema)}.${quoteIdent('postgres', table)}`,
+    ]);
+    const oid = rows[0]?.oid ?? null;
+    if (oid === null) {
+      throw new DsrCdcError(
+        'CONFIG_INVALID',
+        `table ${config.table} does not exist (or is not visible to the poller's role); fix ${field}`,
+        {
+          field,
+        },
+      );
+    }
+    const columns = await loadColumns(this.connected, schema, table);
+    const names = columns.map((c) => c.name);
+    const pk = await this.run<{ name: string }>(
+      `SELECT a.attname AS name FROM pg_index i
+         JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n) ON true
+         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+        WHERE i.indrelid = $1 AND i.indisprimary ORDER BY k.n`,
+      [oid],
+    );
+    const { cursor, key } = checkColumns(
+      this.source,
+      config,
+      names,
+      pk.rows.map((r) => r.name),
+    );
+    const cursorType = baseType((columns.find((c) => c.name === cursor) as (typeof columns)[number]).type);
+    const cursorKind = TIMESTAMP_TYPES.has(cursorType.name)
+      ? 'timestamp'
+      : INTEGER_TYPES.has(cursorType.name)
+        ? 'integer'
+        : undefined;
+    if (cursorKind === undefined || (config.mode === 'incrementing' && cursorKind !== 'integer')) {
+      const cursorField = `sources.${this.source}.tables[${config.table}].cursor`;
+      throw new DsrCdcError(
+        'CONFIG_INVALID',
+        `cursor column "${cursor}" of ${config.table} is ${cursorType.name}; ` +
+          (config.mode === 'incrementing'
+            ? 'incrementing mode needs an integer'
+            : 'expected a timestamp, date or integer') +
+          ` column; fix ${cursorField}`,
+        { field: cursorField },
+      );
+    }
+    const indexed = await this.run<{ indexed: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                       WHERE i.indrelid = $1 AND a.attname = $2) AS indexed`,
+      [oid, cursor],
+    );
+    const warnings = indexed.rows[0]?.indexed
+      ? []
+      : [
+          `cursor column "${cursor}" of ${config.table} leads no index: every poll scans the table; create an index on (${[cursor, ...key.filter((k) => k !== cursor)].join(', ')})`,
+        ];
+    const soft = config.deletes?.softDeleteColumn;
+    return {
+      schema,
+      table,
+      mode: config.mode,
+      columns: names,
+      cursor,
+      cursorKind,
+      key,
+      ...(soft
+        ? {
+            softDelete: {
+              column: soft,
+              boolean:
+                baseType((columns.find((c) => c.name === soft) as (typeof columns)[number]).type).name ===
+                'bool',
+            },
+          }
+        : {}),
+      ...(config.deletes?.compareKeysEvery ? { compareKeysEvery: config.deletes.compareKeysEvery } : {}),
+      relation: {
+        oid,
+        schema,
+        name: table,
+        replicaIdentity: 'default',
+        columns: columns.map((c) => ({
+          name: c.name,
+          typeOid: c.type.oid,
+          typeMod: c.typeMod,
+          isKey: key.includes(c.name),
+        })),
+      },
+      warnings,
+    };
+  }
+
+  async horizon(plan: SqlTablePlan): Promise<HorizonReading> {
+    const bound =
+      plan.mode === 'incrementing'
+        ? `(SELECT max(${quoteIdent('postgres', plan.cursor)}) FROM ${quoteIdent('postgres', plan.schema)}.${quoteIdent('postgres', plan.table)})::text`
+        : `(now() - make_interval(secs => $1::float8 / 1000))::text`;
+    const { rows } = await this.run<{ xmin: string; xmax: string; bound: string | null }>(
+      `SELECT pg_snapshot_xmin(s)::text AS xmin, pg_snapshot_xmax(s)::text AS xmax, ${bound} AS bound
+         FROM pg_current_snapshot() AS s`,
+      plan.mode === 'incrementing' ? [] : [this.safetyLagMs],
+    );
+    const row = rows[0] as { xmin: string; xmax: string; bound: string | null };
+    const xmin = BigInt(row.xmin);
+    return {
+      sample: { guard: row.xmax, bound: row.bound },
+      released: (sample) => BigInt(sample.guard) <= xmin,
+    };
+  }
+
+  async query(sql: string, params: string[]): Promise<(string | null)[][]> {
+    try {
+      const result = await this.connected.query<(string | null)[]>({
+        text: sql,
+        values: params,
+        rowMode: 'array',
+        types: TEXT_TYPES,
+      });
+      return result.rows;
+    } catch (error) {
+      throw translate(error, 'page query');
+    }
+  }
+
+  toEventText(_plan: SqlTablePlan, row: (string | null)[]): (string | null)[] {
+    return row;
+  }
+
+  async keys(plan: SqlTablePlan): Promise<string[][]> {
+    const q = (name: string) => quoteIdent('postgres', name);
+    return (await this.query(
+      `SELECT ${plan.key.map(q).join(', ')} FROM ${q(plan.schema)}.${q(plan.table)}`,
+      [],
+    )) as string[][];
+  }
+
+  async test(tables: readonly SqlTableConfig[]) {
+    const checks: { name: string; ok: boolean; detail?: string }[] = [];
+    try {
+      await this.connect();
+      checks.push({ name: 'connect', ok: true });
+    } catch (error) {
+      checks.push({ name: 'connect', ok: false, detail: (error as Error).message });
+      return checks;
+    }
+    for (const config of tables) {
+      const [schema, table] = splitTable(config.table);
+      const select = await this.query(
+        `SELECT 1 FROM ${quoteIdent('postgres', schema)}.${quoteIdent('postgres', table)} LIMIT 1`,
+        [],
+      ).then(
+        () => ({ ok: true }),
+        (error: Error) => ({ ok: false, detail: error.message }),
+      );
+      checks.push({ name: `select ${config.table}`, ...select });
+    }
+    return checks;
+  }
+
+  private async run<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<pg.QueryResult<R>> {
+    try {
+      return await this.connected.query<R>(sql, params);
+    } catch (error) {
+      throw translate(error, 'catalog query');
+    }
+  }
+}
+
+/** Connection problems are retryable; anything Postgres refused (permission, bad SQL) is not. */
+function translate(error: unknown, what: string): DsrCdcError {
+  if (error instanceof DsrCdcError) return error;
+  const code = (error as { code?: string }).code;
+  const message = (error as Error).message;
+  if (code === undefined || code.startsWith('08') || code === '57P01') {
+    return new DsrCdcError('CONNECTION_FAILED', `Postgres ${what} failed: ${message}`, {
+      retryable: true,
+      cause: error,
+    });
+  }
+  return new DsrCdcError('REQUEST_REJECTED', `Postgres refused the ${what} (${code}): ${message}`, {
+    cause: error,
+  });
+}
