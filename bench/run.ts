@@ -2,9 +2,11 @@
  * Entry point of the benchmarks: `npm run bench -- <name> [options]`.
  *   source  end-to-end throughput, latency and memory of the Postgres source (bench/source.ts)
  *   decode  pgoutput decoder micro-benchmark (bench/pgoutput-decode.ts) [messages]
+ *   replay  `dsr-cdc replay` of N events to an NDJSON file: events/s and memory (bench/replay.ts)
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { REPLAY_USAGE, runReplayBench } from './replay.js';
 import { runSourceBench, SOURCE_USAGE } from './source.js';
 
 const USAGE = `usage: npm run bench -- <benchmark> [options]
@@ -12,13 +14,23 @@ const USAGE = `usage: npm run bench -- <benchmark> [options]
 benchmarks:
   source   rows committed in Postgres → events in Kafka: throughput, latency, source memory
   decode   pgoutput decoder micro-benchmark; optional argument: number of messages
+  replay   dsr-cdc replay of N events to an NDJSON file: events/s, peak RSS, RSS as it goes
 
-${SOURCE_USAGE}`;
+${SOURCE_USAGE}
+
+${REPLAY_USAGE}`;
 
 const [name, ...rest] = process.argv.slice(2);
 if (name === 'source') {
   try {
     await runSourceBench(rest);
+  } catch (error) {
+    console.error(`error: ${(error as Error).message}`);
+    process.exitCode = 2;
+  }
+} else if (name === 'replay') {
+  try {
+    await runReplayBench(rest);
   } catch (error) {
     console.error(`error: ${(error as Error).message}`);
     process.exitCode = 2;
