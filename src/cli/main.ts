@@ -19,6 +19,7 @@ import { pollerRun } from './commands/poller-run.js';
 import { pollerSync } from './commands/poller-sync.js';
 import { pollerTest } from './commands/poller-test.js';
 import { replayCommand } from './commands/replay.js';
+import { runCommand } from './commands/run.js';
 import { sourceRun } from './commands/source-run.js';
 import { CliExit } from './exit.js';
 
@@ -48,6 +49,7 @@ export interface CliCommand {
 }
 
 const COMMANDS: readonly CliCommand[] = [
+  runCommand,
   configCheck,
   sourceRun,
   pollerRun,

@@ -1,8 +1,12 @@
-/** The one place that builds the schema registry client, with exact Avro longs (see pg-types.ts). */
+/**
+ * The one place that builds the schema registry client, with exact Avro longs (see pg-types.ts).
+ * Every HTTP request it makes has a timeout and goes through the 'registry' circuit breaker.
+ */
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type avsc from 'avsc';
 import type { Config } from '../config/schema.js';
 import { DsrCdcError } from '../errors.js';
+import { breakers } from '../resilience.js';
 import { FOREIGN_KEYS_PROPERTY, type ForeignKey } from './envelope.js';
 import { avroTypeOptions } from './pg-types.js';
 
@@ -13,7 +17,7 @@ export function createRegistry(
 ): SchemaRegistry {
   const auth = config.auth && { username: config.auth.username, password: config.auth.password.reveal() };
   return new SchemaRegistry(
-    { host: config.url, ...(auth ? { auth } : {}), clientId: 'dsr-cdc' },
+    { host: config.url, ...(auth ? { auth } : {}), clientId: 'dsr-cdc', middlewares: [guardedByBreaker] },
     {
       [SchemaType.AVRO]: avro,
       // JSON Schema contracts are registered, not used to encode: messages are validated by the
@@ -22,6 +26,49 @@ export function createRegistry(
     },
   );
 }
+
+type Middleware = NonNullable<ConstructorParameters<typeof SchemaRegistry>[0]['middlewares']>[number];
+
+/** Per HTTP request to the registry: connect, send and read the answer. */
+export const REGISTRY_TIMEOUT_MS = 10_000;
+
+/** Network failures as the client reports them: status 400 and the socket error as message. */
+const NETWORK_FAILURE = /ECONN|EPIPE|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|socket|Timeout \(/;
+
+/** A registry outage carried through the breaker, so that it counts; rethrown as it was. */
+class Outage extends DsrCdcError {
+  constructor(readonly original: unknown) {
+    super('CONNECTION_FAILED', 'the schema registry is unreachable', { retryable: true });
+  }
+}
+
+/**
+ * Runs each registry call (after the client's own retries and error mapping, which this outermost
+ * middleware wraps) through the process's 'registry' breaker, each HTTP request with a timeout.
+ * Outages are network failures, timeouts and 5xx answers; 4xx answers come from a working registry.
+ * An open breaker fails the call at once with a retryable CONNECTION_FAILED whose message says
+ * "network", which decodeWire() and ContractCatalog read as retryable.
+ */
+const guardedByBreaker: Middleware = () => ({
+  prepareRequest: async (next) => (await next()).enhance({ timeout: REGISTRY_TIMEOUT_MS }),
+  response: async (next) => {
+    try {
+      return await breakers.call('registry', () =>
+        next().catch((error: { status?: number; message?: string }) => {
+          const status = error.status;
+          const outage =
+            status === undefined ||
+            status >= 500 ||
+            status === 408 ||
+            (status === 400 && NETWORK_FAILURE.test(error.message ?? ''));
+          throw outage ? new Outage(error) : error;
+        }),
+      );
+    } catch (error) {
+      throw error instanceof Outage ? error.original : error;
+    }
+  },
+});
 
 /**
  * The foreign keys a value contract declares (envelope property FOREIGN_KEYS_PROPERTY), by schema

@@ -1,5 +1,5 @@
 /**
- * Keeps a source running: a failure the error policy calls retryable (a lost connection to
+ * Keeps a source or consumer group running: a failure the error policy calls retryable (a lost connection to
  * Postgres or Kafka, an unreachable registry) restarts it after an exponential backoff with
  * jitter; any other failure ends it. The source resumes from its durable position each time.
  */
@@ -34,13 +34,34 @@ export async function supervise(
         code: isDsrCdcError(error) ? error.code : undefined,
         reason: (error as Error)?.message,
       },
-      'source failed; restarting after backoff',
+      'failed; restarting after backoff',
     );
   });
+  // cockatiel's backoff delay does not end on abort: a stop during it must not wait for it (up to
+  // maxDelayMs, beyond a shutdown bound), while a stop during a run waits for its clean end
+  let running = false;
+  const execution = policy.execute(async () => {
+    if (signal.aborted) return;
+    running = true;
+    try {
+      await runOnce();
+    } finally {
+      running = false;
+    }
+  }, signal);
+  const stoppedInBackoff = new Promise<void>((resolve) => {
+    const check = () => {
+      if (!running) resolve();
+    };
+    if (signal.aborted) check();
+    else signal.addEventListener('abort', check, { once: true });
+  });
   try {
-    await policy.execute(() => runOnce(), signal);
+    await Promise.race([execution, stoppedInBackoff]);
   } catch (error) {
     if (error instanceof TaskCancelledError && signal.aborted) return;
     throw error;
+  } finally {
+    execution.catch(() => undefined);
   }
 }

@@ -66,12 +66,16 @@ export function postgresSourceSettings(config: Config, name: string): PostgresSo
   };
 }
 
-/** Runs source `name` until `signal` aborts or it fails for good. */
+/**
+ * Runs source `name` until `signal` aborts or it fails for good. `observe` is handed each
+ * PostgresSource as it is (re)started, for status and slot lag.
+ */
 export async function runPostgresSource(
   config: Config,
   name: string,
   logger: Logger,
   signal: AbortSignal,
+  observe: (source: PostgresSource) => void = () => undefined,
 ): Promise<void> {
   const settings = postgresSourceSettings(config, name);
   const log = child(logger, 'source').child({ source: name });
@@ -85,7 +89,11 @@ export async function runPostgresSource(
   const kafka = createKafka(config.kafka, log);
   try {
     await supervise(
-      () => new PostgresSource(settings, { kafka, contracts, logger: log, signal }).run(),
+      () => {
+        const source = new PostgresSource(settings, { kafka, contracts, logger: log, signal });
+        observe(source);
+        return source.run();
+      },
       log,
       signal,
     );

@@ -1,0 +1,38 @@
+/**
+ * What `dsr-cdc run` can host, by kind: a source kind (the `kind` of `sources.<name>`) or a
+ * consumer group name. Each entry turns the validated config into a Component (runtime/component.ts).
+ * A new kind is one line here plus its factory.
+ *
+ * A factory may also name the dependencies `GET /readyz` checks for it (beyond Kafka and the
+ * registry, which every component needs).
+ */
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../observability/logger.js';
+import type { Component } from './component.js';
+import { piiDiscoveryGroup } from './pii-discovery-group.js';
+import { postgresSourceComponent, postgresSourceReadiness } from './postgres-source.js';
+import type { ReadinessCheck } from './readiness.js';
+
+export interface RuntimeContext {
+  config: Config;
+  logger: Logger;
+}
+
+export interface SourceFactory {
+  create(context: RuntimeContext, name: string): Component;
+  readiness?(context: RuntimeContext, name: string): ReadinessCheck[];
+}
+
+export interface GroupFactory {
+  /** Whether the config asks for this group (`dsr-cdc run` without --only hosts those). */
+  configured(config: Config): boolean;
+  create(context: RuntimeContext): Component;
+}
+
+export const SOURCE_KINDS: Readonly<Record<string, SourceFactory>> = {
+  postgres: { create: postgresSourceComponent, readiness: postgresSourceReadiness },
+};
+
+export const GROUPS: Readonly<Record<string, GroupFactory>> = {
+  'pii-discovery': piiDiscoveryGroup,
+};
