@@ -8,6 +8,7 @@
  */
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
+import { pollerComponent } from '../sources/poller/index.js';
 import type { Component } from './component.js';
 import { piiDiscoveryGroup } from './pii-discovery-group.js';
 import { postgresSourceComponent, postgresSourceReadiness } from './postgres-source.js';
@@ -31,6 +32,9 @@ export interface GroupFactory {
 
 export const SOURCE_KINDS: Readonly<Record<string, SourceFactory>> = {
   postgres: { create: postgresSourceComponent, readiness: postgresSourceReadiness },
+  'postgres-poller': { create: pollerComponent },
+  'mysql-poller': { create: pollerComponent },
+  'rest-poller': { create: pollerComponent },
 };
 
 export const GROUPS: Readonly<Record<string, GroupFactory>> = {
