@@ -162,11 +162,12 @@ export function pollerSourceSchemas(secret: z.ZodType<Secret, string>) {
         .number()
         .int()
         .min(0)
-        .default(0)
+        .default(200)
         .meta({
           description:
-            'Timestamp mode: rows newer than now − lag wait for the next run. The transaction horizon ' +
-            'already holds back rows of open transactions; the lag covers cursors set by a client clock.',
+            'Timestamp mode: rows newer than now − lag wait for the next run. Open transactions already ' +
+            'hold rows back (the transaction horizon); the lag covers the instant between a transaction ' +
+            'taking its timestamp and showing as open, and cursors set by a client clock.',
         }),
     }),
     z.strictObject({

@@ -2,14 +2,16 @@
  * The Postgres driver of the SQL poller, for databases without a replication slot (a read replica
  * without logical decoding, a managed database without the privilege).
  *
- * Horizon (why no late-committing row is skipped): each run samples, in one statement,
- * `pg_current_snapshot()` and the cursor bound (`now() − safetyLagMs` in timestamp mode, the
- * largest visible cursor in incrementing mode). A sample becomes the poll's upper bound only once
- * `pg_snapshot_xmin` of a later snapshot has passed the sample's `xmax`: every transaction that
- * held an xid when the sample was taken has then committed or aborted, so every row it wrote
- * below the bound is visible to the page queries. What this cannot see is a transaction that took
- * `now()` before the sample but wrote its first row after it; `safetyLagMs` (longer than such a
- * transaction's idle time) covers that, and cursors set from a client's clock.
+ * Horizon (why no late-committing row is skipped): each run samples, in one statement, the cursor
+ * bound (`now() − safetyLagMs` in timestamp mode, the largest visible cursor in incrementing mode),
+ * the virtual xids of every transaction of the database open at that moment (pg_locks), and
+ * `pg_snapshot_xmax`. A sample becomes the poll's upper bound only once none of those transactions
+ * is open any more and `pg_snapshot_xmin` has passed the sample's xmax (prepared transactions hold
+ * an xid but no virtual xid). A transaction's `now()` is its start, and it holds its virtual xid
+ * from its start, before it writes (and gets an xid): so every row such a transaction writes with
+ * a cursor below the bound is committed, and visible to the page queries, before the bound is used.
+ * `safetyLagMs` (default 200 ms) covers the microseconds between a transaction's start timestamp
+ * and its virtual xid lock, and must be raised when cursors come from a client's clock.
  *
  * Values are read as Postgres' text output under the replication source's session settings, so
  * an event of a polled row is identical to the replication source's event of the same row.
@@ -183,16 +185,27 @@ export class PostgresPollerDriver implements SqlDriver {
       plan.mode === 'incrementing'
         ? `(SELECT max(${quoteIdent('postgres', plan.cursor)}) FROM ${quoteIdent('postgres', plan.schema)}.${quoteIdent('postgres', plan.table)})::text`
         : `(now() - make_interval(secs => $1::float8 / 1000))::text`;
-    const { rows } = await this.run<{ xmin: string; xmax: string; bound: string | null }>(
-      `SELECT pg_snapshot_xmin(s)::text AS xmin, pg_snapshot_xmax(s)::text AS xmax, ${bound} AS bound
+    // every transaction of this database open now, by virtual xid: held from a transaction's start,
+    // before it has an xid (pg_locks and these pg_stat_activity columns need no privilege)
+    const { rows } = await this.run<{ xmin: string; xmax: string; vxids: string[]; bound: string | null }>(
+      `SELECT pg_snapshot_xmin(s)::text AS xmin, pg_snapshot_xmax(s)::text AS xmax,
+              (SELECT coalesce(json_agg(l.virtualtransaction), '[]') FROM pg_locks l
+                 JOIN pg_stat_activity a ON a.pid = l.pid
+                WHERE l.locktype = 'virtualxid' AND l.granted AND l.pid <> pg_backend_pid()
+                  AND a.datname = current_database()) AS vxids,
+              ${bound} AS bound
          FROM pg_current_snapshot() AS s`,
       plan.mode === 'incrementing' ? [] : [this.safetyLagMs],
     );
-    const row = rows[0] as { xmin: string; xmax: string; bound: string | null };
+    const row = rows[0] as { xmin: string; xmax: string; vxids: string[]; bound: string | null };
     const xmin = BigInt(row.xmin);
+    const open = new Set(row.vxids);
     return {
-      sample: { guard: row.xmax, bound: row.bound },
-      released: (sample) => BigInt(sample.guard) <= xmin,
+      sample: { guard: JSON.stringify({ xmax: row.xmax, vxids: row.vxids }), bound: row.bound },
+      released: (sample) => {
+        const guard = JSON.parse(sample.guard) as { xmax: string; vxids: string[] };
+        return BigInt(guard.xmax) <= xmin && guard.vxids.every((vxid) => !open.has(vxid));
+      },
     };
   }
 
