@@ -27,7 +27,9 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
 export const REPLAY_USAGE = `usage: npm run bench -- replay [options]
 
   --events N      events to produce and replay (default 1000000, or DSR_CDC_BENCH_REPLAY_EVENTS)
-  --format F      ndjson | csv (default ndjson)`;
+  --format F      ndjson | csv (default ndjson)
+  --max-old-space MB   run the replay process with node --max-old-space-size=MB: a run that finishes
+                       under a small heap limit shows that memory does not grow with the range`;
 
 const type = (oid: number, name: string) => ({ oid, name, kind: 'base' as const });
 /** The bench table of the source benchmark (bench/lib/scratch.ts TABLE_COLUMNS). */
@@ -42,7 +44,11 @@ const COLUMNS: PgColumn[] = [
 export async function runReplayBench(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: { events: { type: 'string' }, format: { type: 'string', default: 'ndjson' } },
+    options: {
+      events: { type: 'string' },
+      format: { type: 'string', default: 'ndjson' },
+      'max-old-space': { type: 'string' },
+    },
   });
   const events = Number(values.events ?? process.env.DSR_CDC_BENCH_REPLAY_EVENTS ?? 1_000_000);
   if (!Number.isInteger(events) || events < 1) throw new Error('--events: expected a positive integer');
@@ -67,12 +73,16 @@ export async function runReplayBench(args: string[]): Promise<void> {
     await admin.createTopics({ topics: [{ topic, numPartitions: 6 }], waitForLeaders: true });
     const produced = await produce(kafka, registry, topic, events);
     console.log(`produced ${int(events)} events to ${topic} in ${fixed(produced / 1000)} s`);
-    const run = await replayProcess(topic, out, dir, values.format as string, connections);
+    const nodeArgs = values['max-old-space']
+      ? [`--max-old-space-size=${Number(values['max-old-space'])}`]
+      : [];
+    const run = await replayProcess(topic, out, dir, values.format as string, connections, nodeArgs);
     const size = statSync(out).size;
     console.log(
       table([
         ['events', int(events)],
         ['format', values.format as string],
+        ['node options', nodeArgs.join(' ') || '(none)'],
         ['output', `${fixed(size / 1024 / 1024)} MB (${int(Math.round(size / events))} bytes/event)`],
         ['wall time (process start → exit)', `${fixed(run.wallMs / 1000, 2)} s`],
         ['events/s (wall)', int(Math.round((events * 1000) / run.wallMs))],
@@ -189,6 +199,7 @@ async function replayProcess(
   dir: string,
   format: string,
   connections: ReturnType<typeof loadConnections>,
+  nodeArgs: string[],
 ): Promise<ReplayRun> {
   const config = join(dir, 'dsr-cdc.yaml');
   writeFileSync(
@@ -205,6 +216,7 @@ async function replayProcess(
   const child = spawn(
     process.execPath,
     [
+      ...nodeArgs,
       '--import',
       'tsx',
       'src/cli/main.ts',
