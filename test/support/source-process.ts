@@ -35,16 +35,19 @@ export function writeSourceConfig(fx: CdcFixture, dir: string, tables: string[])
   return path;
 }
 
-/** Starts `dsr-cdc source run`; its stderr tail is printed if it exits with an error. */
-export function spawnSource(fx: CdcFixture, configPath: string): ChildProcess {
-  const child = spawn(
-    process.execPath,
-    ['bin/dsr-cdc.js', 'source', 'run', fx.source, '--config', configPath],
-    {
-      env: { ...process.env, DSR_CDC_TEST_PG_PASSWORD: loadConnections().postgres.password },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    },
-  );
+/**
+ * Starts `dsr-cdc source run` (or the command `argv` names, e.g. `run --only source:<name>`, with
+ * `--config` appended); its stderr tail is printed if it exits with an error.
+ */
+export function spawnSource(
+  fx: CdcFixture,
+  configPath: string,
+  argv: string[] = ['source', 'run', fx.source],
+): ChildProcess {
+  const child = spawn(process.execPath, ['bin/dsr-cdc.js', ...argv, '--config', configPath], {
+    env: { ...process.env, DSR_CDC_TEST_PG_PASSWORD: loadConnections().postgres.password },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4_000);
