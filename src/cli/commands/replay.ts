@@ -20,7 +20,7 @@ import { barProgress, lineProgress } from '../../replay/progress.js';
 import { REPLAY_FORMATS, type ReplayFormat } from '../../replay/render.js';
 import { replay } from '../../replay/replay.js';
 import { LocationFilter, parseSubject, parseToken } from '../../replay/subject.js';
-import type { CliCommand, CliContext } from '../main.js';
+import type { CliCommand } from '../main.js';
 
 interface ReplayCliOptions {
   config: string;
