@@ -51,6 +51,8 @@ export class CdcFixture {
   readonly slot = uniqueName('slot');
   readonly publication = uniqueName('pub');
   readonly tables: string[] = [];
+  /** Topics not of a fixture table (e.g. a REST poller's) that close() deletes with their subjects. */
+  readonly extraTopics: string[] = [];
   admin!: pg.Client;
   readonly kafka = kafkaClient();
   readonly registry = registryClient();
@@ -246,7 +248,7 @@ export class CdcFixture {
   }
 
   async close(): Promise<void> {
-    const topics = this.tables.map((t) => this.topic(t));
+    const topics = [...this.tables.map((t) => this.topic(t)), ...this.extraTopics];
     // a slot left behind holds WAL forever: wait until its walsender is gone, then drop it
     const deadline = Date.now() + 15_000;
     for (;;) {
