@@ -9,8 +9,9 @@
  */
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Consumer, Kafka, Message, Producer } from 'kafkajs';
-import { DsrCdcError, isDsrCdcError } from '../../errors.js';
+import { isDsrCdcError } from '../../errors.js';
 import type { ChangeEnvelope, ForeignKey } from '../../events/envelope.js';
+import { decodeWire } from '../../events/registry.js';
 import { CONSUMER_RETRY, onFatalCrash } from '../../kafka/client.js';
 import { deadLetter } from '../../kafka/dlq.js';
 import type { Logger } from '../../observability/logger.js';
@@ -170,34 +171,9 @@ export class Discovery {
     });
   }
 
-  /**
-   * Decodes through the registry. Bytes that are not the Confluent wire format, or name a schema
-   * the registry does not have, are poison (EVENT_INVALID); anything else went wrong on the way
-   * to the registry and is retryable.
-   */
+  /** Poison (EVENT_INVALID) or a registry that cannot be reached (retryable): see decodeWire. */
   private async decode(bytes: Buffer): Promise<unknown> {
-    if (bytes.length < 5 || bytes[0] !== 0) {
-      throw new DsrCdcError(
-        'EVENT_INVALID',
-        'not in the schema registry wire format (magic byte 0 + schema id)',
-      );
-    }
-    try {
-      return await this.registry.decode(bytes);
-    } catch (error) {
-      const status = (error as { status?: number }).status;
-      const malformed =
-        status === 404 ||
-        status === 422 ||
-        !(error as Error).message?.match(/ECONN|timeout|network|socket|fetch/i);
-      throw new DsrCdcError(
-        malformed ? 'EVENT_INVALID' : 'CONNECTION_FAILED',
-        malformed
-          ? `cannot decode with schema ${bytes.readInt32BE(1)} (${(error as Error).name})`
-          : `the schema registry is unreachable: ${(error as Error).message}`,
-        { retryable: !malformed, cause: error },
-      );
-    }
+    return (await decodeWire(this.registry, bytes)).value;
   }
 
   async stop(): Promise<void> {
