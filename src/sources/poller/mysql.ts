@@ -124,8 +124,7 @@ export function mapMysqlColumn(column: MysqlColumn, fallbacks: Map<string, PgTyp
   }
 }
 
-const BINARY_CHARSET = 63;
-const BINARY_TYPES = new Set([
+const STRING_TYPES = new Set([
   'BLOB',
   'TINY_BLOB',
   'MEDIUM_BLOB',
@@ -136,13 +135,19 @@ const BINARY_TYPES = new Set([
   'GEOMETRY',
 ]);
 
-/** Every value as text: binary strings as latin1 (byte-exact), the rest as UTF-8. */
-const asText = (field: { type: string; buffer(): Buffer | null }): string | null => {
-  const bytes = field.buffer();
-  if (bytes === null) return null;
-  const binary =
-    BINARY_TYPES.has(field.type) && (field as { characterSet?: number }).characterSet === BINARY_CHARSET;
-  return bytes.toString(binary ? 'latin1' : 'utf8');
+/**
+ * Every value as text: binary strings as latin1 (byte-exact), the rest as UTF-8. mysql2's own
+ * parser (`next`) tells binary from text strings: a Buffer for binary, a string for text.
+ */
+const asText = (
+  field: { type: string; extendedFormat?: string; string(encoding?: string): string | null },
+  next: () => unknown,
+): string | null => {
+  // JSON (MySQL's type, MariaDB's json-format LONGTEXT): the exact text, never mysql2's parse
+  if (field.type === 'JSON' || field.extendedFormat === 'json') return field.string('utf8');
+  if (!STRING_TYPES.has(field.type)) return field.string();
+  const value = next();
+  return Buffer.isBuffer(value) ? value.toString('latin1') : (value as string | null);
 };
 
 export class MysqlPollerDriver implements SqlDriver {

@@ -70,7 +70,20 @@ export class PollerPublisher {
 
   /** Encodes and enqueues one change (waits while the producer's buffer is full). */
   async publish(encoder: TableEncoder, change: ChangeToEncode): Promise<void> {
-    const { key, value } = await encoder.encode(change);
+    let encoded: { key: Buffer | null; value: Buffer };
+    try {
+      encoded = await encoder.encode(change);
+    } catch (error) {
+      if (error instanceof DsrCdcError) throw error;
+      // the registry client names the fields that do not fit (paths, never values)
+      const paths = ((error as { paths?: string[][] }).paths ?? []).map((p) => p.join('.'));
+      throw new DsrCdcError(
+        'EVENT_INVALID',
+        `an event of ${encoder.topic.name} does not fit its contract (${paths.join(', ') || (error as Error).name})`,
+        { cause: error },
+      );
+    }
+    const { key, value } = encoded;
     await this.required(this.batching).enqueue({ topic: encoder.topic.name, key, value });
   }
 
