@@ -170,10 +170,20 @@ function fieldOf(node: unknown, schema: z.ZodType, segment: string, path: string
       return { problem: `${formatPath(path)}.${discriminator} in the config file is not valid` };
     return fieldOf(node, member, segment, path);
   }
+  if (schema instanceof z.ZodUnion) {
+    // a value or a section (kafka.ssl: true, or {ca, …}): a path inside it names the section's field
+    const section = (schema.options as z.ZodType[]).map(unwrap).find((o) => o instanceof z.ZodObject);
+    if (section) return fieldOf(node, section, segment, path);
+  }
   return { problem: `${formatPath(path)} has no fields` };
 }
 
 function coerce(text: string, schema: z.ZodType): { value: unknown } | { problem: string } {
+  if (schema instanceof z.ZodUnion) {
+    // the value form of a value-or-section field (kafka.ssl: true)
+    const value = (schema.options as z.ZodType[]).map(unwrap).find((o) => !(o instanceof z.ZodObject));
+    if (value) return coerce(text, value);
+  }
   if (schema instanceof z.ZodNumber) {
     const value = Number(text);
     return text.trim() !== '' && Number.isFinite(value) ? { value } : { problem: 'expected a number' };

@@ -9,6 +9,7 @@ import { adminSectionSchema } from '../admin/config.js';
 import { MIN_PEPPER_BYTES } from '../consumers/pii-discovery/tokens.js';
 import { runtimeSectionSchema } from '../runtime/config.js';
 import { pollerSourceSchemas } from '../sources/poller/config.js';
+import { kafkaTlsSchema, pgConnection } from './tls.js';
 
 /** `${env:NAME}` or `${file:/absolute/path}`: the only accepted form of a secret in the config. */
 export const SECRET_REFERENCE = /^\$\{(env):([A-Za-z_][A-Za-z0-9_]*)\}$|^\$\{(file):(\/[^}]*)\}$/;
@@ -102,7 +103,7 @@ export function configSchema(resolve: SecretResolver) {
     kafka: z.strictObject({
       brokers: z.array(z.string().regex(/^[^:\s]+:\d+$/, 'expected host:port')).min(1),
       clientId: nonEmpty,
-      ssl: z.boolean().optional(),
+      ssl: kafkaTlsSchema(secret),
       sasl: z
         .strictObject({
           mechanism: z.enum(['scram-sha-256', 'scram-sha-512']),
@@ -122,13 +123,12 @@ export function configSchema(resolve: SecretResolver) {
       z.discriminatedUnion('kind', [
         z.strictObject({
           kind: z.literal('postgres'),
-          connection: z.strictObject({
+          connection: pgConnection({
             host: nonEmpty,
             port: z.number().int().min(1).max(65535),
             database: nonEmpty,
             user: nonEmpty,
             password: secret,
-            sslmode: z.enum(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full']).optional(),
           }),
           publication: pgName,
           slot: pgName,

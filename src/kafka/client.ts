@@ -12,6 +12,7 @@ import {
   type SASLOptions,
 } from 'kafkajs';
 import type { Config } from '../config/schema.js';
+import { kafkaSsl } from '../config/tls.js';
 import { child, type Logger } from '../observability/logger.js';
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
@@ -23,6 +24,9 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 
 export function createKafka(config: Config['kafka'], logger: Logger): Kafka {
   const kafkaLogger = child(logger, 'kafkajs');
+  if (typeof config.ssl === 'object' && config.ssl.insecure && !config.ssl.rejectUnauthorized) {
+    logger.warn('kafka.ssl: certificate checks are off (insecure: true); for local use only');
+  }
   const sasl: SASLOptions | undefined = config.sasl && {
     mechanism: config.sasl.mechanism,
     username: config.sasl.username,
@@ -31,7 +35,7 @@ export function createKafka(config: Config['kafka'], logger: Logger): Kafka {
   const settings: KafkaConfig = {
     clientId: config.clientId,
     brokers: [...config.brokers],
-    ssl: config.ssl ?? false,
+    ssl: kafkaSsl(config.ssl),
     connectionTimeout: 5_000,
     requestTimeout: 30_000,
     logLevel: logLevel.WARN,

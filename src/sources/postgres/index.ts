@@ -4,6 +4,7 @@
  */
 import pg from 'pg';
 import type { Config } from '../../config/schema.js';
+import { pgSsl } from '../../config/tls.js';
 import { DsrCdcError } from '../../errors.js';
 import { ContractCatalog } from '../../events/contracts.js';
 import { loadTypes } from '../../events/pg-catalog.js';
@@ -42,13 +43,7 @@ export function postgresSourceSettings(config: Config, name: string): PostgresSo
       user: connection.user,
       password: connection.password.reveal(),
       connectionTimeoutMillis: 10_000,
-      ...(connection.sslmode && connection.sslmode !== 'disable'
-        ? {
-            ssl: {
-              rejectUnauthorized: connection.sslmode === 'verify-full' || connection.sslmode === 'verify-ca',
-            },
-          }
-        : {}),
+      ...withSsl(pgSsl(connection, `sources.${name}.connection`)),
     },
     publication: source.publication,
     slot: source.slot,
@@ -66,6 +61,8 @@ export function postgresSourceSettings(config: Config, name: string): PostgresSo
   };
 }
 
+const withSsl = (ssl: ReturnType<typeof pgSsl>) => (ssl ? { ssl } : {});
+
 /**
  * Runs source `name` until `signal` aborts or it fails for good. `observe` is handed each
  * PostgresSource as it is (re)started, for status and slot lag.
@@ -79,6 +76,10 @@ export async function runPostgresSource(
 ): Promise<void> {
   const settings = postgresSourceSettings(config, name);
   const log = child(logger, 'source').child({ source: name });
+  const { ssl } = settings.connection;
+  if (typeof ssl === 'object' && !ssl.rejectUnauthorized) {
+    log.warn('the server certificate is not verified (insecure: true); for local use only');
+  }
   const catalogPool = new pg.Pool({ ...settings.connection, options: EXACT_TEXT_OPTIONS, max: 2 });
   const contracts = new ContractCatalog({
     registry: createRegistry(config.registry),
