@@ -478,6 +478,12 @@ describe('per-column timestamp overrides', () => {
     }
   });
 
+  it('refuses an unknown zone when the column is planned, as a config error', () => {
+    const error = thrown(() => overridden('text', { ...DAY_FIRST, zone: 'Europe/Berln' }));
+    expect(error.code).toBe('CONFIG_INVALID');
+    expect(error.message).toMatch(/"seen at" is not an IANA time zone/);
+  });
+
   it('refuses a text format on a column that does not hold text', () => {
     const error = thrown(() => overridden('int8', DAY_FIRST).coerce('1700000000'));
     expect(error.code).toBe('EVENT_INVALID');
