@@ -124,13 +124,13 @@ export class Host {
       try {
         await component.run(inner.signal);
         this.states.set(component.id, 'stopped');
-        if (!inner.signal.aborted) logger.info({ component: component.id }, 'component finished');
+        if (!inner.signal.aborted) logger.info({ id: component.id }, 'component finished');
       } catch (error) {
         this.states.set(component.id, 'failed');
         if (!failure) {
           failure = { id: component.id, error };
           logger.error(
-            { component: component.id, code: isDsrCdcError(error) ? error.code : undefined },
+            { id: component.id, code: isDsrCdcError(error) ? error.code : undefined },
             `component ${component.id} failed: ${(error as Error).message}; stopping the others`,
           );
         }
