@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CdcFixture } from '../support/cdc.js';
-import { pollerComponent, postgresPollerLines, writePollerConfig } from '../support/poller.js';
+import { runCli } from '../support/cli.js';
+import { pollerComponent, pollerEnv, postgresPollerLines, writePollerConfig } from '../support/poller.js';
 import { clientConfig } from '../support/postgres.js';
 
 const idOf = (key: Record<string, unknown> | null) => String(key?.id);
@@ -229,5 +230,28 @@ describe('Postgres poller', () => {
     expect(report.checks.find((c) => c.name === `table public.${table}`)?.detail).toContain(
       'cursor column "updated_at" of public.' + table + ' leads no index',
     );
+  });
+
+  it('runs through the CLI: poller test, poller sync, and a clear error for the wrong kind of source', async () => {
+    const table = await timestampTable('cli');
+    await fx.admin.query(`INSERT INTO ${table} (id) VALUES (1), (2)`);
+    const path = writePollerConfig(dir, fx.source, [
+      ...postgresPollerLines([`{ table: public.${table}, cursor: updated_at }`]),
+      'safetyLagMs: 0',
+    ]);
+    const env = pollerEnv();
+    const tested = await runCli(['poller', 'test', fx.source, '--config', path], env);
+    expect(tested.stdout).toContain('ok   connect');
+    expect(tested.stdout).toContain(`ok   table public.${table}`);
+    expect(tested.code).toBe(0);
+    const synced = await runCli(['poller', 'sync', fx.source, '--config', path], env);
+    expect(synced.code).toBe(0);
+    expect(JSON.parse(synced.stdout)).toMatchObject({ status: 'succeeded', rows: 2 });
+    const wrong = await runCli(['source', 'run', fx.source, '--config', path], env);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain(`source '${fx.source}' is a postgres-poller, not a replication source`);
+    const missing = await runCli(['poller', 'sync', 'nope', '--config', path], env);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain(`no source 'nope' in the config; configured pollers: ${fx.source}`);
   });
 });
