@@ -3,9 +3,11 @@
  *   source  end-to-end throughput, latency and memory of the Postgres source (bench/source.ts)
  *   decode  pgoutput decoder micro-benchmark (bench/pgoutput-decode.ts) [messages]
  *   replay  `dsr-cdc replay` of N events to an NDJSON file: events/s and memory (bench/replay.ts)
+ *   poller  the Postgres poller: rows/s from a 1M-row table, commit → event lag (bench/poller.ts)
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { POLLER_USAGE, runPollerBench } from './poller.js';
 import { REPLAY_USAGE, runReplayBench } from './replay.js';
 import { runSourceBench, SOURCE_USAGE } from './source.js';
 
@@ -15,10 +17,13 @@ benchmarks:
   source   rows committed in Postgres → events in Kafka: throughput, latency, source memory
   decode   pgoutput decoder micro-benchmark; optional argument: number of messages
   replay   dsr-cdc replay of N events to an NDJSON file: events/s, peak RSS, RSS as it goes
+  poller   Postgres poller: rows/s from a 1M-row table into Kafka, commit → event lag at a fixed interval
 
 ${SOURCE_USAGE}
 
-${REPLAY_USAGE}`;
+${REPLAY_USAGE}
+
+${POLLER_USAGE}`;
 
 const [name, ...rest] = process.argv.slice(2);
 if (name === 'source') {
@@ -31,6 +36,13 @@ if (name === 'source') {
 } else if (name === 'replay') {
   try {
     await runReplayBench(rest);
+  } catch (error) {
+    console.error(`error: ${(error as Error).message}`);
+    process.exitCode = 2;
+  }
+} else if (name === 'poller') {
+  try {
+    await runPollerBench(rest);
   } catch (error) {
     console.error(`error: ${(error as Error).message}`);
     process.exitCode = 2;
