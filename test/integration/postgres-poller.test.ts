@@ -228,7 +228,7 @@ describe('Postgres poller', () => {
     const report = await pollerComponent(unindexed, fx.source).test();
     expect(report.ok).toBe(true);
     expect(report.checks.find((c) => c.name === `table public.${table}`)?.detail).toContain(
-      'cursor column "updated_at" of public.' + table + ' leads no index',
+      `cursor column "updated_at" of public.${table} leads no index`,
     );
   });
 

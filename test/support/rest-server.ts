@@ -50,7 +50,9 @@ export class TestApi {
   constructor(private readonly options: ApiOptions = {}) {}
 
   get url(): string {
-    return `http://127.0.0.1:${(this.server?.address() as AddressInfo).port}`;
+    const address = this.server?.address() as AddressInfo | undefined;
+    if (!address) throw new Error('the test API is not started');
+    return `http://127.0.0.1:${address.port}`;
   }
 
   static readonly CLIENT = { id: 'test-client', secret: 'test-client-secret' };

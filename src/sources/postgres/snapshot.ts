@@ -18,7 +18,9 @@ import { parseLsn } from './pgoutput.js';
 import type { CapturedTable } from './setup.js';
 
 /** Query results as Postgres' text output, exactly as pgoutput would send the same values. */
-export const TEXT_TYPES = { getTypeParser: () => (value: string) => value } as unknown as pg.CustomTypesConfig;
+export const TEXT_TYPES = {
+  getTypeParser: () => (value: string) => value,
+} as unknown as pg.CustomTypesConfig;
 
 export interface ExportedSnapshot {
   consistentPoint: bigint;
