@@ -3,7 +3,8 @@
  * test's own (the shared registry is never stopped): cut the proxy and the breaker opens after
  * `consecutiveFailures` network failures, calls then fail at once without reaching the network,
  * as retryable errors (never as poison events); restore it and the next trial call closes the
- * breaker. dsr_cdc_circuit_breaker_state{system="registry"} follows every step.
+ * breaker. dsr_cdc_circuit_breaker_state{system="registry"} follows every step. The same for a
+ * replication source's database (`postgres:<source>`), which the source then streams from.
  */
 import { SchemaType } from '@kafkajs/confluent-schema-registry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,12 +14,15 @@ import { createRegistry, decodeWire } from '../../src/events/registry.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { metrics } from '../../src/observability/metrics.js';
 import { breakers } from '../../src/resilience.js';
+import { runPostgresSource } from '../../src/sources/postgres/index.js';
+import { CdcFixture } from '../support/cdc.js';
 import { uniqueName } from '../support/names.js';
+import { waitFor } from '../support/source-process.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 
 const HALF_OPEN_AFTER_MS = 1_000;
 
-describe('registry circuit breaker', () => {
+describe('circuit breakers', () => {
   const registryUrl = new URL(loadConnections().registry.url);
   const subject = `${uniqueName('breaker')}-value`;
   let proxy: TcpProxy;
@@ -40,8 +44,10 @@ describe('registry circuit breaker', () => {
     }
   });
 
-  const state = async () =>
-    /dsr_cdc_circuit_breaker_state\{system="registry"\} (\d)/.exec(await metrics.registry.metrics())?.[1];
+  const state = async (system = 'registry') =>
+    new RegExp(`dsr_cdc_circuit_breaker_state\\{system="${system}"\\} (\\d)`).exec(
+      await metrics.registry.metrics(),
+    )?.[1];
 
   it('opens while the registry is unreachable and closes when it is back', async () => {
     const url = `http://127.0.0.1:${proxy.port}${registryUrl.pathname}`;
@@ -86,4 +92,55 @@ describe('registry circuit breaker', () => {
     expect(breakers.states().registry).toBe('closed');
     expect(await state()).toBe('0');
   });
+
+  it('opens for a source database that is unreachable and closes when the source connects again', async () => {
+    const fx = new CdcFixture();
+    await fx.open();
+    const c = loadConnections();
+    const pgProxy = await TcpProxy.start(c.postgres.host, c.postgres.port);
+    const controller = new AbortController();
+    let running: Promise<void> | undefined;
+    try {
+      const table = await fx.table('breaker', 'id int PRIMARY KEY');
+      await fx.publish();
+      const config = {
+        registry: { url: c.registry.url },
+        kafka: { brokers: c.kafka.brokers, clientId: fx.source },
+        sources: {
+          [fx.source]: {
+            kind: 'postgres',
+            connection: {
+              host: '127.0.0.1',
+              port: pgProxy.port,
+              database: c.postgres.database,
+              user: c.postgres.user,
+              password: { reveal: () => c.postgres.password },
+              insecure: false,
+            },
+            publication: fx.publication,
+            slot: fx.slot,
+            tables: { include: [`public.${table}`], exclude: [] },
+            snapshot: { mode: 'initial', chunkRows: 1_000 },
+            heartbeatIntervalMs: 500,
+            batch: { maxMessages: 100, maxBytes: 1 << 20, lingerMs: 2, maxBufferedMessages: 1_000 },
+          },
+        },
+      } as unknown as Config;
+      pgProxy.cut();
+      running = runPostgresSource(config, fx.source, createLogger({ level: 'silent' }), controller.signal);
+      running.catch(() => undefined);
+      const system = `postgres:${fx.source}`;
+      await waitFor(async () => (await state(system)) === '1', 30_000, 'the breaker did not open');
+      expect(breakers.states()[system]).toBe('open');
+
+      pgProxy.restore();
+      await fx.waitStreaming(60_000);
+      expect(await state(system)).toBe('0');
+    } finally {
+      controller.abort();
+      await running;
+      await pgProxy.close();
+      await fx.close();
+    }
+  }, 120_000);
 });

@@ -22,6 +22,7 @@ import { createProducer } from '../../kafka/client.js';
 import { SourceStateStore } from '../../kafka/source-state.js';
 import { ensureTopics } from '../../kafka/topics.js';
 import type { Logger } from '../../observability/logger.js';
+import { breakers } from '../../resilience.js';
 import { formatLsn, parseLsn, type Relation } from './pgoutput.js';
 import { RawPgoutputPlugin } from './plugin.js';
 import type { PostgresSourceSettings } from './settings.js';
@@ -384,16 +385,19 @@ function withKeys(relation: Relation, captured: Map<number, CapturedTable>): Rel
   return { ...relation, columns: relation.columns.map((c) => ({ ...c, isKey: keys.has(c.name) })) };
 }
 
+/** Connects through the source database's circuit breaker (`postgres:<source>`, see resilience.ts). */
 async function connectOrExplain(client: pg.Client, source: string): Promise<void> {
-  try {
-    await client.connect();
-  } catch (error) {
-    throw new DsrCdcError(
-      'CONNECTION_FAILED',
-      `source '${source}': cannot connect to Postgres (${(error as Error).message})`,
-      { retryable: true, cause: error },
-    );
-  }
+  await breakers.call(`postgres:${source}`, async () => {
+    try {
+      await client.connect();
+    } catch (error) {
+      throw new DsrCdcError(
+        'CONNECTION_FAILED',
+        `source '${source}': cannot connect to Postgres (${(error as Error).message})`,
+        { retryable: true, cause: error },
+      );
+    }
+  });
 }
 
 /** Failures while streaming: connection problems are retryable, anything else is not. */
