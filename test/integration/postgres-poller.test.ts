@@ -58,6 +58,14 @@ describe('Postgres poller', () => {
     await fx.admin.query(`INSERT INTO ${table} (id) SELECT g FROM generate_series(2501, 2505) g`);
     const second = await poller.sync();
     expect(second).toMatchObject({ status: 'succeeded', rows: 15 });
+    // status: each table's durable cursor (never the key: a row value) and the runs, newest first
+    const status = poller.status() as {
+      positions: { cursors: Record<string, string> };
+      runs: { rows: number }[];
+    };
+    expect(Object.keys(status.positions.cursors)).toEqual([`public.${table}`]);
+    expect(status.positions.cursors[`public.${table}`]).toMatch(/^\d{4}-\d{2}-\d{2} [\d:.]+\+00$/);
+    expect(status.runs.map((r) => r.rows)).toEqual([15, 2500]);
     await poller.close();
 
     // a new process resumes from the stored watermark: nothing is read twice

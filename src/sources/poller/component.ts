@@ -20,7 +20,7 @@ export interface Poller {
   test(): Promise<TestReport['checks']>;
   /** Releases connections; the next run opens them again. */
   close(): Promise<void>;
-  /** Watermarks and other positions, without row values. */
+  /** Durable positions (each table's cursor), without row values. */
   positions(): unknown;
 }
 

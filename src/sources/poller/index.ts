@@ -119,7 +119,7 @@ export function createPollerComponent(config: Config, name: string, logger: Logg
       runOnce: (signal) => sql.runOnce(signal),
       test: () => sql.test(),
       close: () => sql.close(),
-      positions: () => ({ watermarks: publisher.watermarks }),
+      positions: () => ({ cursors: publisher.cursors }),
     };
   }
   return new PollerComponent(name, source.kind, source.schedule, poller, log);

@@ -64,8 +64,12 @@ export class PollerPublisher {
     return this.state.tables[table];
   }
 
-  get watermarks(): Readonly<Record<string, Watermark>> {
-    return this.state.tables;
+  /**
+   * The durable cursor of each table, for status: the cursor is a timestamp or an integer; the
+   * key half of a watermark is a row value (it may be an email) and is left out.
+   */
+  get cursors(): Record<string, string> {
+    return Object.fromEntries(Object.entries(this.state.tables).map(([table, w]) => [table, w.cursor]));
   }
 
   /** Encodes and enqueues one change (waits while the producer's buffer is full). */

@@ -189,7 +189,7 @@ export class RestPoller implements Poller {
   }
 
   positions(): unknown {
-    return { watermarks: this.publisher.watermarks };
+    return { cursors: this.publisher.cursors };
   }
 
   async runOnce(signal?: AbortSignal): Promise<number> {

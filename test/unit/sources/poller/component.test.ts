@@ -28,7 +28,7 @@ function fakePoller(ms: number, outcome: () => number = () => 1, shared = { inFl
     close: async () => {
       state.closed += 1;
     },
-    positions: () => ({ watermarks: {} }),
+    positions: () => ({ cursors: {} }),
   };
   return { poller, state };
 }
