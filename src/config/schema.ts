@@ -7,6 +7,7 @@ import { isSupportedCountry } from 'libphonenumber-js/max';
 import { z } from 'zod';
 import { adminSectionSchema } from '../admin/config.js';
 import { MIN_PEPPER_BYTES } from '../consumers/pii-discovery/tokens.js';
+import { warehouseSchema } from '../consumers/warehouse-config.js';
 import { runtimeSectionSchema } from '../runtime/config.js';
 import { pollerSourceSchemas } from '../sources/poller/config.js';
 import { kafkaTlsSchema, pgConnection } from './tls.js';
@@ -206,6 +207,7 @@ export function configSchema(resolve: SecretResolver) {
       .meta({ description: 'PII discovery and DSR answers; required by `consumer run pii-discovery`.' }),
     admin: adminSectionSchema(secret),
     runtime: runtimeSectionSchema(),
+    warehouse: warehouseSchema(secret),
     log: z
       .strictObject({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -146,3 +146,47 @@ export async function decodeWire(
     );
   }
 }
+
+/**
+ * The contract (schema JSON with its custom properties) registered under an id, cached: schemas
+ * under an id never change. Read from the registry's REST API because the Avro client keeps no
+ * custom schema properties.
+ */
+export function contractById(
+  config: Config['registry'],
+): (schemaId: number) => Promise<Record<string, unknown>> {
+  const cache = new Map<number, Promise<Record<string, unknown>>>();
+  const headers: Record<string, string> = config.auth
+    ? {
+        authorization: `Basic ${Buffer.from(`${config.auth.username}:${config.auth.password.reveal()}`).toString('base64')}`,
+      }
+    : {};
+  return (schemaId) => {
+    let contract = cache.get(schemaId);
+    if (!contract) {
+      contract = fetch(`${config.url}/schemas/ids/${schemaId}`, {
+        headers,
+        signal: AbortSignal.timeout(10_000),
+      })
+        .then(async (response) => {
+          if (!response.ok)
+            throw new Error(`the registry answered ${response.status} for schema ${schemaId}`);
+          const { schema } = (await response.json()) as { schema: string };
+          return JSON.parse(schema) as Record<string, unknown>;
+        })
+        .catch((error: unknown) => {
+          cache.delete(schemaId);
+          throw new DsrCdcError(
+            'CONNECTION_FAILED',
+            `cannot read contract ${schemaId}: ${(error as Error).message}`,
+            {
+              retryable: true,
+              cause: error,
+            },
+          );
+        });
+      cache.set(schemaId, contract);
+    }
+    return contract;
+  };
+}

@@ -1,0 +1,72 @@
+/**
+ * The lifecycle every consumer stage shares: start its parts in order, run until the signal
+ * aborts or a part reports a fatal error (then the stage ends with a retryable error, so its
+ * supervisor restarts it rather than letting it idle), and stop what was started in reverse order,
+ * even after a failure half-way through starting.
+ */
+import { DsrCdcError } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
+
+export interface StagePart {
+  name: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Set by runStage: the part calls it when it cannot go on. */
+  onFatal?: (error: Error) => void;
+}
+
+export async function runStage(
+  stage: string,
+  parts: StagePart[],
+  log: Logger,
+  signal: AbortSignal,
+): Promise<void> {
+  let crashed: (error: Error) => void = () => undefined;
+  const crash = new Promise<never>((_, reject) => {
+    crashed = reject;
+  });
+  crash.catch(() => undefined);
+  for (const part of parts) {
+    part.onFatal = (error) =>
+      crashed(
+        new DsrCdcError('CONNECTION_FAILED', `${stage} stopped: ${error.message}`, {
+          retryable: true,
+          cause: error,
+        }),
+      );
+  }
+  const started: StagePart[] = [];
+  try {
+    for (const part of parts) {
+      if (signal.aborted) break;
+      started.push(part);
+      await part.start().catch((error: unknown) => {
+        throw startError(stage, part.name, error);
+      });
+    }
+    if (!signal.aborted) log.info('running');
+    await Promise.race([aborted(signal), crash]);
+  } finally {
+    for (const part of started.reverse()) {
+      await part.stop().catch((error: unknown) => {
+        log.warn({ part: part.name, reason: (error as Error).message }, 'did not stop cleanly');
+      });
+    }
+  }
+}
+
+/** Failures while starting (Kafka, the registry or a warehouse unreachable) are worth another try. */
+export function startError(stage: string, part: string, error: unknown): DsrCdcError {
+  if (error instanceof DsrCdcError) return error;
+  return new DsrCdcError('CONNECTION_FAILED', `${stage} ${part} failed: ${(error as Error).message}`, {
+    retryable: true,
+    cause: error,
+  });
+}
+
+export function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+}

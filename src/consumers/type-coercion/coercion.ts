@@ -1,0 +1,209 @@
+/**
+ * The `type-coercion` consumer group: reads every `cdc.*` topic and produces each change, coerced
+ * into warehouse-ready form (see plan.ts and matrix.ts), to `warehouse.<source>.<schema>.<table>`,
+ * on the partition of the same number, so each key stays in order and a truncate (which the source
+ * sends to every partition) reaches every warehouse partition. Offsets are committed only after
+ * the batch's output is durable (acks = all). A value that cannot be coerced goes to
+ * `dlq.type-coercion` with the reason (never the value) and the stream moves on.
+ */
+import { type SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import type { EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
+import { DsrCdcError, isDsrCdcError } from '../../errors.js';
+import type { ChangeEnvelope } from '../../events/envelope.js';
+import { decodeWire } from '../../events/registry.js';
+import { deadLetter } from '../../kafka/dlq.js';
+import { PatternConsumer } from '../../kafka/pattern-consumer.js';
+import { ensureTopics, type TopicFamilies, type TopicSpec, topicSpec } from '../../kafka/topics.js';
+import type { Logger } from '../../observability/logger.js';
+import type { CoercionSettings } from './matrix.js';
+import { type TablePlan, tablePlan } from './plan.js';
+
+export const STAGE = 'type-coercion';
+
+export interface CoercionOptions {
+  groupId: string;
+  dlqTopic: string;
+  /** Which topics to read; every `cdc.*` topic unless narrowed (tests). */
+  topics?: RegExp;
+  onOutOfRange: 'null' | 'dlq';
+  /** Settings of a table, by `source.schema.table` of its cdc topic name. */
+  settingsFor(table: string): CoercionSettings;
+  topicRefreshMs?: number;
+}
+
+interface Registered {
+  plan: TablePlan;
+  spec: TopicSpec;
+  keySchemaId: number;
+  valueSchemaId: number;
+}
+
+export class TypeCoercion {
+  readonly name = 'consumer';
+  private readonly consumer: PatternConsumer;
+  private readonly plans = new Map<string, Promise<Registered>>();
+  onFatal: (error: Error) => void = () => undefined;
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly registry: SchemaRegistry,
+    private readonly producer: Producer,
+    private readonly contractOf: (schemaId: number) => Promise<Record<string, unknown>>,
+    private readonly families: TopicFamilies,
+    private readonly options: CoercionOptions,
+    private readonly logger: Logger,
+  ) {
+    this.consumer = new PatternConsumer(
+      kafka,
+      {
+        groupId: options.groupId,
+        pattern: options.topics ?? /^cdc\./,
+        ...(options.topicRefreshMs === undefined ? {} : { refreshMs: options.topicRefreshMs }),
+        eachBatch: (payload, consumer) =>
+          this.handle(payload).then(({ next }) =>
+            next === undefined
+              ? undefined
+              : consumer.commitOffsets([
+                  { topic: payload.batch.topic, partition: payload.batch.partition, offset: next },
+                ]),
+          ),
+        onFatal: (error) => this.onFatal(error),
+      },
+      logger,
+    );
+  }
+
+  start(): Promise<void> {
+    return this.consumer.start();
+  }
+
+  stop(): Promise<void> {
+    return this.consumer.stop();
+  }
+
+  /** Coerces and produces one batch; resolves with the offset to commit once its output is durable. */
+  private async handle({ batch, resolveOffset, heartbeat }: EachBatchPayload): Promise<{ next?: string }> {
+    const out = new Map<string, Message[]>();
+    const dead: Message[] = [];
+    for (const message of batch.messages) {
+      try {
+        if (!message.value) throw new DsrCdcError('EVENT_INVALID', 'a change event without a value');
+        const { value, schemaId } = await decodeWire(this.registry, message.value);
+        const keySchemaId = message.key && message.key.length >= 5 ? message.key.readInt32BE(1) : undefined;
+        const target = await this.registered(batch.topic, schemaId, keySchemaId);
+        const { key, row } = target.plan.coerce(value as ChangeEnvelope, this.options.onOutOfRange);
+        const encoded: Message = {
+          key: key === null ? null : await this.registry.encode(target.keySchemaId, key),
+          value: await this.registry.encode(target.valueSchemaId, row),
+          partition: batch.partition % target.spec.partitions,
+        };
+        const messages = out.get(target.spec.name) ?? [];
+        messages.push(encoded);
+        out.set(target.spec.name, messages);
+      } catch (error) {
+        if (!isDsrCdcError(error) || error.retryable || error.code === 'INTERNAL') {
+          // the event may be fine (registry unreachable) or we have a bug: never park it in the DLQ
+          this.onFatal(error as Error);
+          throw error;
+        }
+        const { topic, partition } = batch;
+        dead.push(
+          deadLetter(
+            STAGE,
+            { topic, partition, offset: message.offset, key: message.key, value: message.value },
+            error,
+          ),
+        );
+        this.logger.warn(
+          { topic, partition, offset: message.offset, code: error.code },
+          'event sent to the DLQ',
+        );
+      }
+    }
+    const topicMessages = [...out].map(([topic, messages]) => ({ topic, messages }));
+    if (dead.length > 0) topicMessages.push({ topic: this.options.dlqTopic, messages: dead });
+    if (topicMessages.length > 0) await this.producer.sendBatch({ acks: -1, topicMessages });
+    const last = batch.messages.at(-1);
+    await heartbeat();
+    if (!last) return {};
+    resolveOffset(last.offset);
+    return { next: String(BigInt(last.offset) + 1n) };
+  }
+
+  /** The plan and warehouse contracts for a cdc contract pair, registered and cached. */
+  private registered(
+    cdcTopic: string,
+    valueSchemaId: number,
+    keySchemaId: number | undefined,
+  ): Promise<Registered> {
+    const cacheKey = `${cdcTopic}/${valueSchemaId}/${keySchemaId ?? ''}`;
+    let entry = this.plans.get(cacheKey);
+    if (!entry) {
+      entry = this.register(cdcTopic, valueSchemaId, keySchemaId);
+      entry.catch(() => this.plans.delete(cacheKey));
+      this.plans.set(cacheKey, entry);
+    }
+    return entry;
+  }
+
+  private async register(
+    cdcTopic: string,
+    valueSchemaId: number,
+    keySchemaId: number | undefined,
+  ): Promise<Registered> {
+    const [, source = '', schema = '', table = ''] = cdcTopic.split('.');
+    const spec = topicSpec(this.families, 'warehouse', { source, schema, table });
+    const envelope = await this.contractOf(valueSchemaId);
+    const keyContract = keySchemaId === undefined ? null : await this.contractOf(keySchemaId);
+    const plan = tablePlan(
+      spec.name,
+      envelope,
+      keyContract,
+      this.options.settingsFor(`${source}.${schema}.${table}`),
+    );
+    const admin = this.kafka.admin();
+    try {
+      await admin.connect();
+      await ensureTopics(admin, [spec]);
+    } catch (error) {
+      // Kafka unreachable or busy: the event is fine, the stage retries after a restart
+      throw new DsrCdcError('CONNECTION_FAILED', `cannot create ${spec.name}: ${(error as Error).message}`, {
+        retryable: true,
+        cause: error,
+      });
+    } finally {
+      await admin.disconnect();
+    }
+    try {
+      const [key, value] = await Promise.all([
+        this.registry.register(
+          { type: SchemaType.AVRO, schema: JSON.stringify(plan.keySchema) },
+          { subject: `${spec.name}-key` },
+        ),
+        this.registry.register(
+          { type: SchemaType.AVRO, schema: JSON.stringify(plan.valueSchema) },
+          { subject: `${spec.name}-value` },
+        ),
+      ]);
+      this.logger.info({ topic: spec.name, valueSchemaId: value.id }, 'warehouse contract registered');
+      return { plan, spec, keySchemaId: key.id, valueSchemaId: value.id };
+    } catch (error) {
+      const status = (error as { status?: number }).status;
+      if (status === 409 || status === 422) {
+        throw new DsrCdcError(
+          'CONTRACT_REJECTED',
+          `the registry refused the warehouse contract of ${spec.name} (${status}): the table changed incompatibly`,
+          { cause: error },
+        );
+      }
+      throw new DsrCdcError(
+        'CONNECTION_FAILED',
+        `cannot register the contract of ${spec.name}: ${(error as Error).message}`,
+        {
+          retryable: true,
+          cause: error,
+        },
+      );
+    }
+  }
+}
