@@ -37,7 +37,7 @@ const GROUPS = {
   config: 'validate and inspect the pipeline config',
   source: 'run change-data-capture sources',
   poller: 'run, sync and test incremental pollers (Postgres, MySQL/MariaDB, REST)',
-  consumer: 'run consumer stages (pii-discovery)',
+  consumer: 'run consumer stages (pii-discovery, type-coercion, snowflake-loader)',
   dsr: 'submit data subject requests and read their results',
   audit: 'show and verify the hash-chained DSR audit trail',
 } as const;

@@ -78,6 +78,12 @@ export function createMetrics(registry: Registry = new Registry()) {
       buckets: ANSWER_BUCKETS,
       registers,
     }),
+    warehouseTableStopped: new Gauge({
+      name: 'dsr_cdc_warehouse_table_stopped',
+      help: 'Snowflake tables the loader stopped on schema drift (1), by target table',
+      labelNames: ['table'] as const,
+      registers,
+    }),
     componentUp: new Gauge({
       name: 'dsr_cdc_component_up',
       help: 'Components hosted by `dsr-cdc run`: 1 running, 0 stopped or failed',

@@ -2,6 +2,8 @@ import { Argument, Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
 import { runPiiDiscovery } from '../../consumers/pii-discovery/index.js';
+import { runSnowflakeLoader } from '../../consumers/snowflake-loader/index.js';
+import { runTypeCoercion } from '../../consumers/type-coercion/index.js';
 import { createLogger, type Logger } from '../../observability/logger.js';
 import type { CliCommand } from '../main.js';
 import { runUntilSignal } from '../signals.js';
@@ -9,6 +11,8 @@ import { runUntilSignal } from '../signals.js';
 /** The consumer stages, by the name given on the command line. */
 const CONSUMERS: Record<string, (config: Config, logger: Logger, signal: AbortSignal) => Promise<void>> = {
   'pii-discovery': runPiiDiscovery,
+  'type-coercion': runTypeCoercion,
+  'snowflake-loader': runSnowflakeLoader,
 };
 
 /**

@@ -1,0 +1,92 @@
+/**
+ * The only file that talks to snowflake-sdk: a connection from the config (password or key-pair
+ * JWT, OCSP fail-closed, login and statement timeouts) and one `execute`. Errors are translated
+ * here: network failures are retryable CONNECTION_FAILED; anything Snowflake answered (SQL, auth,
+ * permissions) is not, and never carries bind values.
+ */
+import snowflake from 'snowflake-sdk';
+import type { Config } from '../../config/schema.js';
+import { DsrCdcError } from '../../errors.js';
+
+export type SnowflakeSettings = NonNullable<NonNullable<Config['warehouse']>['snowflake']>;
+export type Row = Record<string, unknown>;
+
+export interface Warehouse {
+  execute<T = Row>(sql: string, binds?: snowflake.Binds): Promise<T[]>;
+  destroy(): Promise<void>;
+}
+
+// fail closed: a certificate whose revocation status cannot be checked is refused
+snowflake.configure({ logLevel: 'ERROR', ocspFailOpen: false });
+
+export async function connectWarehouse(
+  settings: SnowflakeSettings,
+  onWarning: (message: string) => void = () => undefined,
+): Promise<Warehouse> {
+  const auth = settings.privateKey
+    ? {
+        authenticator: 'SNOWFLAKE_JWT',
+        privateKey: settings.privateKey.reveal(),
+        ...(settings.privateKeyPassphrase ? { privateKeyPass: settings.privateKeyPassphrase.reveal() } : {}),
+      }
+    : { password: settings.password?.reveal() ?? '' };
+  const connection = snowflake.createConnection({
+    account: settings.account,
+    ...(settings.accessUrl ? { accessUrl: settings.accessUrl } : {}),
+    username: settings.username,
+    ...auth,
+    ...(settings.role ? { role: settings.role } : {}),
+    warehouse: settings.warehouse,
+    database: settings.database,
+    schema: settings.schema,
+    timeout: settings.loginTimeoutMs,
+    clientSessionKeepAlive: true,
+    representNullAsStringNull: false,
+  });
+  await new Promise<void>((resolve, reject) => {
+    connection.connect((error) => (error ? reject(translate(error, 'login')) : resolve()));
+  });
+  const warehouse: Warehouse = {
+    execute: <T = Row>(sql: string, binds?: snowflake.Binds) =>
+      new Promise<T[]>((resolve, reject) => {
+        connection.execute({
+          sqlText: sql,
+          ...(binds === undefined ? {} : { binds }),
+          fetchAsString: ['Number'],
+          complete: (error, _statement, rows) =>
+            error ? reject(translate(error, 'statement')) : resolve((rows ?? []) as T[]),
+        });
+      }),
+    destroy: () =>
+      new Promise<void>((resolve) => {
+        if (!connection.isUp()) resolve();
+        else connection.destroy(() => resolve());
+      }),
+  };
+  await warehouse
+    .execute(`ALTER SESSION SET STATEMENT_TIMEOUT_IN_SECONDS = ${settings.statementTimeoutSeconds}`)
+    .catch((error: DsrCdcError) => {
+      // Snowflake has the parameter; the local emulator (fakesnow) answers "not implemented"
+      if (!/not implemented/i.test(error.message)) throw error;
+      onWarning(
+        'the endpoint does not support STATEMENT_TIMEOUT_IN_SECONDS; statements run without a server-side timeout',
+      );
+    });
+  return warehouse;
+}
+
+/** snowflake-sdk's network error codes (401xxx) and HTTP 5xx / 429 are worth a retry. */
+function translate(error: snowflake.SnowflakeError, what: 'login' | 'statement'): DsrCdcError {
+  const code = String(error.code ?? '');
+  const status = (error as { response?: { status?: number } }).response?.status;
+  const network =
+    code.startsWith('401') ||
+    /ECONN|ETIMEDOUT|EAI_AGAIN|socket hang up|timeout|Network error/i.test(error.message) ||
+    (status !== undefined && (status >= 500 || status === 429));
+  return new DsrCdcError(
+    network ? 'CONNECTION_FAILED' : what === 'login' ? 'CONNECTION_FAILED' : 'REQUEST_REJECTED',
+    // Snowflake quotes an offending value in its message ('abc' is not recognized): never log it
+    `Snowflake ${what} failed${code ? ` (${code})` : ''}: ${error.message.replace(/'[^']*'/g, "'…'")}`,
+    { retryable: network, cause: error },
+  );
+}
