@@ -23,16 +23,15 @@ export const runCommand: CliCommand = {
       .option(
         '--only <component>',
         'host only this component: source:<name> or group:<name> (repeatable)',
-        (value: string, previous: string[]) => [...previous, value],
-        [] as string[],
+        (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
       )
-      .action(async (options: { config: string; only: string[] }) => {
+      .action(async (options: { config: string; only?: string[] }) => {
         const config = loadConfig({ path: options.config, env: context.env });
         const logger = createLogger({ level: config.log.level, component: 'dsr-cdc' });
         await runUntilSignal(
           logger,
           'stopping: intake stops, in-flight batches are flushed and positions committed',
-          (signal) => runRuntime(config, logger, signal, { only: options.only }),
+          (signal) => runRuntime(config, logger, signal, { only: options.only ?? [] }),
           { exitAfterMs: config.runtime.shutdownTimeoutMs + EXIT_GRACE_MS },
         );
       }),
