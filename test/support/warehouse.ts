@@ -46,7 +46,7 @@ export function snowflakeTestSettings(schema: string): SnowflakeSettings {
   };
 }
 
-const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 export class WarehouseFixture {
   readonly schema = `T_${randomBytes(5).toString('hex').toUpperCase()}`;
@@ -106,7 +106,7 @@ export class WarehouseFixture {
       {
         groupId: `${this.run}.coercion`,
         dlqTopic: `dlq.${this.run}.coercion`,
-        topics: new RegExp(`^${escape(`cdc.${this.fx.source}.`)}`),
+        topics: new RegExp(`^${escapeRegExp(`cdc.${this.fx.source}.`)}`),
         topicRefreshMs: 1_000,
         onOutOfRange: 'null',
         settingsFor: () => ({ unconstrainedNumericScale: 9, columns: {} }),
@@ -131,7 +131,7 @@ export class WarehouseFixture {
         schema: this.schema,
         deletes: 'hard',
         onDrift: 'stop',
-        topics: new RegExp(`^${escape(`warehouse.${this.fx.source}.`)}`),
+        topics: new RegExp(`^${escapeRegExp(`warehouse.${this.fx.source}.`)}`),
         topicRefreshMs: 1_000,
         fetch: { maxWaitTimeInMs: 200, minBytes: 1, maxBytesPerPartition: 1024 * 1024 },
         ...this.options,
