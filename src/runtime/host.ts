@@ -38,7 +38,7 @@ export function selectComponents(context: RuntimeContext, only: readonly string[
   if (unknown.length > 0) {
     throw new DsrCdcError(
       'CONFIG_INVALID',
-      `--only: ${unknown.join(', ')} is not a configured component; configured: ${available.join(', ') || 'none'}` +
+      `--only: not configured: ${unknown.join(', ')}; configured: ${available.join(', ') || 'none'}` +
         ' (a group needs its config section, e.g. `dsr` for group:pii-discovery)',
       { field: '--only' },
     );
