@@ -267,7 +267,9 @@ export class SnowflakeLoader {
         partition,
       ]);
       const values = rows.map((r) => BigInt(r.NEXT_OFFSET));
-      this.applied.set(id, values.length === 0 ? null : values.reduce((a, b) => (a > b ? a : b)));
+      // one row per partition; two only if two first loads raced, and then the later one holds
+      values.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      this.applied.set(id, values.at(-1) ?? null);
     }
     return this.applied.get(id) ?? null;
   }
