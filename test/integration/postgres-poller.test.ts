@@ -107,6 +107,8 @@ describe('Postgres poller', () => {
         await early.query('BEGIN');
         await early.query(`INSERT INTO ${table} (id) VALUES ($1)`, [round * 2 + 1]);
         await fx.admin.query(`INSERT INTO ${table} (id) VALUES ($1)`, [round * 2 + 2]);
+        // older than the safety lag (200 ms): only the transaction horizon holds them back now
+        await new Promise((r) => setTimeout(r, 500));
         const whileOpen = await poller.sync();
         // the later row waits too: publishing it would move the watermark past the open one
         expect(whileOpen).toMatchObject({ status: 'succeeded', rows: 0 });
@@ -141,8 +143,8 @@ describe('Postgres poller', () => {
           const id = ++next;
           await client.query('BEGIN');
           await client.query(`INSERT INTO ${table} (id) VALUES ($1)`, [id]);
-          // random hold: later timestamps often commit first
-          await new Promise((r) => setTimeout(r, Math.random() * 40));
+          // random hold, often longer than the safety lag: later timestamps often commit first
+          await new Promise((r) => setTimeout(r, Math.random() * 400));
           await client.query('COMMIT');
           committed.push(id);
         }
@@ -164,7 +166,7 @@ describe('Postgres poller', () => {
     await poller.sync();
     await poller.close();
     expect(polls).toBeGreaterThan(10);
-    expect(committed.length).toBeGreaterThan(200);
+    expect(committed.length).toBeGreaterThan(100);
     const events = await fx.readAllEvents(fx.topic(table));
     const seen = new Set(events.map((e) => idOf(e.key)));
     expect(committed.filter((id) => !seen.has(String(id)))).toEqual([]);
