@@ -12,7 +12,7 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Secret } from '../config/schema.js';
 import { requestIdSchema } from '../dsr/contracts.js';
-import { type DsrCdcError, type ErrorCode, isDsrCdcError } from '../errors.js';
+import { DsrCdcError, type ErrorCode, isDsrCdcError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Breakers } from '../resilience.js';
@@ -54,7 +54,16 @@ const pathOf = <T extends z.ZodType>(schema: T, params: unknown) =>
 
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
   const app = buildAdminApp(options);
-  await app.listen({ host: options.host, port: options.port });
+  try {
+    await app.listen({ host: options.host, port: options.port });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new DsrCdcError(
+      'CONFIG_INVALID',
+      `admin.listen: cannot listen on ${options.host}:${options.port} (${code}); choose another host or port`,
+      { field: 'admin.listen', cause: error },
+    );
+  }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   const url = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`;
