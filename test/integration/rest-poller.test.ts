@@ -113,7 +113,6 @@ describe('REST poller', () => {
     api = new TestApi({ tokenTtlSeconds: 1, rateLimitPerSecond: 4, retryAfterSeconds: 1 });
     await api.start();
     api.add(1, 60, T1);
-    api.failNext = [500];
     const file = config(
       endpoint('/offset/users', 'users_oauth', '{ type: offset, limit: 5 }', 'data.items'),
       `{ type: oauth2, tokenUrl: "${api.url}/oauth/token", clientId: ${TestApi.CLIENT.id}, clientSecret: "\${env:CLIENT_SECRET}" }`,
@@ -123,6 +122,15 @@ describe('REST poller', () => {
       ],
     );
     const poller = pollerComponent(file, fx.source, pollerEnv({ CLIENT_SECRET: TestApi.CLIENT.secret }));
+    const report = await poller.test();
+    expect(report).toEqual({
+      ok: true,
+      checks: [
+        { name: 'oauth2 token', ok: true },
+        { name: 'GET /offset/users', ok: true },
+      ],
+    });
+    api.failNext = [500];
     const run = await poller.sync();
     await poller.close();
     expect(run).toMatchObject({ status: 'succeeded', rows: 60 });
