@@ -2,6 +2,7 @@
  * The `warehouse` section of the config: type coercion and the Snowflake loader. Composed into
  * the config schema (src/config/schema.ts), which hands in its secret-reference schema.
  */
+import { IANAZone } from 'luxon';
 import { z } from 'zod';
 import type { Secret } from '../config/schema.js';
 
@@ -12,9 +13,13 @@ const timestampSource = z.discriminatedUnion('from', [
   z.strictObject({
     from: z.literal('text'),
     format: z.string().min(1).meta({ description: 'Luxon format tokens, e.g. dd/MM/yyyy HH:mm' }),
-    zone: z.string().min(1).optional().meta({
-      description: 'IANA zone of the text; given: TIMESTAMP_TZ, absent: TIMESTAMP_NTZ (wall clock).',
-    }),
+    zone: z
+      .string()
+      .refine((zone) => IANAZone.isValidZone(zone), 'expected an IANA time zone, e.g. Europe/Berlin or UTC')
+      .optional()
+      .meta({
+        description: 'IANA zone of the text; given: TIMESTAMP_TZ, absent: TIMESTAMP_NTZ (wall clock).',
+      }),
   }),
 ]);
 

@@ -15,7 +15,7 @@
  */
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
-import { DsrCdcError, isDsrCdcError } from '../../errors.js';
+import { DsrCdcError, decide } from '../../errors.js';
 import { decodeWire } from '../../events/registry.js';
 import { deadLetter } from '../../kafka/dlq.js';
 import { PatternConsumer } from '../../kafka/pattern-consumer.js';
@@ -169,7 +169,7 @@ export class SnowflakeLoader {
         return;
       }
       for (const message of fresh) {
-        this.poison(new DsrCdcError('CONTRACT_REJECTED', target.stopped), topic, partition, message, dead);
+        this.poison(new DsrCdcError('EVENT_INVALID', target.stopped), topic, partition, message, dead);
       }
       changes.length = 0;
       delete target.stopped;
@@ -345,7 +345,7 @@ export class SnowflakeLoader {
     message: KafkaMessage,
     dead: Message[],
   ): void {
-    if (!isDsrCdcError(error) || error.retryable || error.code === 'INTERNAL') {
+    if (decide(error) !== 'dlq') {
       this.onFatal(error as Error);
       throw error;
     }
@@ -356,7 +356,10 @@ export class SnowflakeLoader {
         error,
       ),
     );
-    this.logger.warn({ topic, partition, offset: message.offset, code: error.code }, 'event sent to the DLQ');
+    this.logger.warn(
+      { topic, partition, offset: message.offset, code: (error as DsrCdcError).code },
+      'event sent to the DLQ',
+    );
   }
 }
 

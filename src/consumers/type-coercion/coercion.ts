@@ -8,7 +8,7 @@
  */
 import { type SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
-import { DsrCdcError, isDsrCdcError } from '../../errors.js';
+import { DsrCdcError, decide } from '../../errors.js';
 import type { ChangeEnvelope } from '../../events/envelope.js';
 import { decodeWire } from '../../events/registry.js';
 import { deadLetter } from '../../kafka/dlq.js';
@@ -101,7 +101,7 @@ export class TypeCoercion {
         messages.push(encoded);
         out.set(target.spec.name, messages);
       } catch (error) {
-        if (!isDsrCdcError(error) || error.retryable || error.code === 'INTERNAL') {
+        if (decide(error) !== 'dlq') {
           // the event may be fine (registry unreachable) or we have a bug: never park it in the DLQ
           this.onFatal(error as Error);
           throw error;
@@ -115,7 +115,7 @@ export class TypeCoercion {
           ),
         );
         this.logger.warn(
-          { topic, partition, offset: message.offset, code: error.code },
+          { topic, partition, offset: message.offset, code: (error as DsrCdcError).code },
           'event sent to the DLQ',
         );
       }

@@ -252,7 +252,7 @@ function timeText(micros: bigint): Coerced {
   return text(isoParts(micros).time);
 }
 
-function timestampText(micros: bigint, utc: boolean): Coerced {
+export function timestampText(micros: bigint, utc: boolean): Coerced {
   if (micros < MIN_MICROS || micros >= END_MICROS) return outOfRange('a timestamp outside years 1 to 9999');
   const { date, time } = isoParts(micros);
   // ISO 8601 with the offset attached: what Snowflake's AUTO format (and the emulator) both read

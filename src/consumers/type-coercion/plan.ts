@@ -10,7 +10,7 @@
  */
 import { DsrCdcError } from '../../errors.js';
 import { type AvroSchema, avroNamespace, type ChangeEnvelope, type Op } from '../../events/envelope.js';
-import { type CoercionSettings, type ColumnPlan, planColumn } from './matrix.js';
+import { type CoercionSettings, type ColumnPlan, planColumn, timestampText } from './matrix.js';
 
 /** Metadata fields of every warehouse row. */
 export const META = {
@@ -80,12 +80,12 @@ export function tablePlan(
 ): TablePlan {
   const fields = rowFields(envelopeContract);
   const columns = fields.map((field) => planColumn(field as Parameters<typeof planColumn>[0], settings));
-  const metaNames = new Set<string>(Object.values(META));
-  const clash = columns.find((c) => metaNames.has(c.field) || metaNames.has(c.field.toLowerCase()));
+  // the Snowflake table and stage add their own _DSR_ columns: a source column may not take one
+  const clash = columns.find((c) => c.target.startsWith('_DSR_'));
   if (clash) {
     throw new DsrCdcError(
       'CONTRACT_REJECTED',
-      `column "${clash.column}" clashes with dsr-cdc's metadata column`,
+      `column "${clash.column}" starts with _dsr_, which dsr-cdc reserves for its metadata columns; rename it`,
     );
   }
   const targets = new Map<string, string>();
@@ -190,10 +190,8 @@ function keyFieldsNullable(keyContract: Record<string, unknown>): boolean {
   return fields.some((f) => Array.isArray(f.type) && f.type.includes('null'));
 }
 
-/** `YYYY-MM-DDTHH:MM:SS.ffffff+00:00` of microseconds since the epoch. */
-function commitTsText(micros: bigint): string {
-  const ms = Number(micros / 1000n);
-  const sub = (((micros % 1000n) + 1000n) % 1000n).toString().padStart(3, '0');
-  const iso = new Date(ms).toISOString();
-  return `${iso.slice(0, 10)}T${iso.slice(11, 23)}${sub}+00:00`;
+/** The source commit time as TIMESTAMP_TZ text (null in the unreachable case Snowflake cannot hold it). */
+function commitTsText(micros: bigint): string | null {
+  const coerced = timestampText(micros, true);
+  return 'text' in coerced ? coerced.text : null;
 }
