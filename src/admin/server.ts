@@ -145,7 +145,9 @@ export function buildAdminApp(options: AdminServerOptions): FastifyInstance {
   });
 
   app.get('/status', async () => ({
-    components: Object.fromEntries(runtime.components.map((c) => [c.id, describe(runtime, c)])),
+    components: Object.fromEntries(
+      await Promise.all(runtime.components.map(async (c) => [c.id, await describe(runtime, c)] as const)),
+    ),
     breakers: options.breakers.states(),
   }));
 
@@ -191,10 +193,10 @@ export function buildAdminApp(options: AdminServerOptions): FastifyInstance {
   return app;
 }
 
-function describe(runtime: Host, component: Component): unknown {
+async function describe(runtime: Host, component: Component): Promise<unknown> {
   let status: unknown;
   try {
-    status = component.status?.();
+    status = await component.status?.();
   } catch (error) {
     status = { error: (error as Error).message };
   }

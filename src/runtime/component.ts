@@ -30,7 +30,7 @@ export interface Component {
    * fails for good (rejects). Retryable failures are handled inside (see sources/supervise.ts).
    */
   run(signal: AbortSignal): Promise<void>;
-  /** Positions, lags and recent runs: plain JSON for `GET /status`, without row values. */
+  /** Positions, lags and recent runs: plain JSON (or a promise of it) for `GET /status`, without row values. */
   status?(): unknown;
   /** Checks connectivity and permissions without changing anything. */
   test?(): Promise<TestReport>;

@@ -4,6 +4,7 @@
  */
 import { piiDiscoverySettings, runPiiDiscovery } from '../consumers/pii-discovery/index.js';
 import { child } from '../observability/logger.js';
+import { metrics } from '../observability/metrics.js';
 import { supervise } from '../sources/supervise.js';
 import type { GroupFactory } from './components.js';
 
@@ -16,8 +17,14 @@ export const piiDiscoveryGroup: GroupFactory = {
       id: 'group:pii-discovery',
       run: (signal) =>
         supervise(() => runPiiDiscovery(config, logger, signal), child(logger, 'pii-discovery'), signal),
-      status: () => ({
+      status: async () => ({
         groups: [settings.discovery.groupId, settings.answerer.groupId],
+        // messages behind each cdc partition's end, as of discovery's last batch there
+        lag: Object.fromEntries(
+          (await metrics.consumerLag.get()).values
+            .filter((v) => v.labels.group === settings.discovery.groupId)
+            .map((v) => [`${v.labels.topic}/${v.labels.partition}`, v.value]),
+        ),
         topics: {
           index: settings.discovery.indexTopic,
           requests: settings.answerer.requestsTopic,

@@ -263,6 +263,15 @@ describe('admin API of dsr-cdc run', () => {
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ field: 'id' });
 
+    // the group's status shows its lag on the partitions it consumed
+    const status = (await (await call('/status')).json()) as {
+      components: Record<string, { status: { lag: Record<string, number> } }>;
+    };
+    const lag = status.components['group:pii-discovery']?.status.lag ?? {};
+    expect(
+      Object.entries(lag).filter(([partition]) => partition.startsWith(`${fx.topic(table)}/`)),
+    ).not.toEqual([]);
+
     const metrics = await (await call('/metrics')).text();
     expect(metrics).toContain('dsr_cdc_dsr_requests_total{type="access",outcome="submitted"} 1');
     expect(metrics).toMatch(/dsr_cdc_dsr_requests_total\{type="access",outcome="complete"\} [1-9]/);
