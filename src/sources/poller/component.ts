@@ -106,6 +106,7 @@ export class PollerComponent implements Component {
       await Promise.race([stopped, failed]);
     } finally {
       this.cron.stop();
+      this.cron = undefined;
       await this.current?.catch(() => undefined);
       await this.poller.close();
     }
@@ -126,12 +127,13 @@ export class PollerComponent implements Component {
     return this.poller.close();
   }
 
+  /** Checks without publishing; shares the poller's connections, released again unless run() holds them. */
   async test(): Promise<TestReport> {
     try {
       const checks = await this.poller.test();
       return { ok: checks.every((c) => c.ok), checks };
     } finally {
-      await this.poller.close().catch(() => undefined);
+      if (!this.cron && !this.current) await this.poller.close().catch(() => undefined);
     }
   }
 }
