@@ -14,6 +14,7 @@
 
 import { DsrCdcError } from '../../errors.js';
 import type { ChangeToEncode, ContractCatalog, TableEncoder } from '../../events/contracts.js';
+import type { PgType } from '../../events/pg-types.js';
 import type { Logger } from '../../observability/logger.js';
 import type { TestReport } from '../../runtime/component.js';
 import type { Relation } from '../../sources/postgres/pgoutput.js';
@@ -62,6 +63,8 @@ export interface SqlDriver {
   readonly db: string;
   connect(): Promise<void>;
   close(): Promise<void>;
+  /** The TypeCatalog of the poller's ContractCatalog (the Postgres types columns map as). */
+  types(oids: number[]): Promise<Map<number, PgType>>;
   /** Catalog checks: throws CONFIG_INVALID naming a missing table or column. */
   describe(table: SqlTableConfig): Promise<SqlTablePlan>;
   horizon(plan: SqlTablePlan): Promise<HorizonReading>;
