@@ -7,8 +7,11 @@
  * registry, which every component needs).
  */
 import type { Config } from '../config/schema.js';
-import type { Logger } from '../observability/logger.js';
+import { runSnowflakeLoader } from '../consumers/snowflake-loader/index.js';
+import { runTypeCoercion } from '../consumers/type-coercion/index.js';
+import { child, type Logger } from '../observability/logger.js';
 import { pollerComponent } from '../sources/poller/index.js';
+import { supervise } from '../sources/supervise.js';
 import type { Component } from './component.js';
 import { piiDiscoveryGroup } from './pii-discovery-group.js';
 import { postgresSourceComponent, postgresSourceReadiness } from './postgres-source.js';
@@ -37,6 +40,30 @@ export const SOURCE_KINDS: Readonly<Record<string, SourceFactory>> = {
   'rest-poller': { create: pollerComponent },
 };
 
+/**
+ * A consumer stage run by one function that owns its clients and resolves once stopped, as a
+ * group: hosted when `configured`, restarted after a backoff when it fails retryably.
+ */
+function stageGroup(
+  name: string,
+  run: (config: Config, logger: Logger, signal: AbortSignal) => Promise<void>,
+  configured: (config: Config) => boolean,
+): GroupFactory {
+  return {
+    configured,
+    create: ({ config, logger }) => ({
+      id: `group:${name}`,
+      run: (signal) => supervise(() => run(config, logger, signal), child(logger, name), signal),
+    }),
+  };
+}
+
 export const GROUPS: Readonly<Record<string, GroupFactory>> = {
   'pii-discovery': piiDiscoveryGroup,
+  'type-coercion': stageGroup('type-coercion', runTypeCoercion, (config) => config.warehouse !== undefined),
+  'snowflake-loader': stageGroup(
+    'snowflake-loader',
+    runSnowflakeLoader,
+    (config) => config.warehouse?.snowflake !== undefined,
+  ),
 };

@@ -102,28 +102,34 @@ describe('Host', () => {
 });
 
 describe('selectComponents', () => {
-  const config = loadConfig({
-    path: 'dsr-cdc.yaml',
-    env: { PG: 'pw' },
-    readFile: () =>
-      [
-        'pipeline: { name: p }',
-        'kafka: { brokers: ["127.0.0.1:1"], clientId: p }',
-        'registry: { url: "http://127.0.0.1:2" }',
-        'sources:',
-        '  app:',
-        '    kind: postgres',
-        '    connection: { host: h, port: 5432, database: d, user: u, password: "${env:PG}" }',
-        '    publication: pub',
-        '    slot: slot',
-        '    tables: { include: [public.t] }',
-      ].join('\n'),
-  });
+  const text = [
+    'pipeline: { name: p }',
+    'kafka: { brokers: ["127.0.0.1:1"], clientId: p }',
+    'registry: { url: "http://127.0.0.1:2" }',
+    'sources:',
+    '  app:',
+    '    kind: postgres',
+    '    connection: { host: h, port: 5432, database: d, user: u, password: "${env:PG}" }',
+    '    publication: pub',
+    '    slot: slot',
+    '    tables: { include: [public.t] }',
+  ].join('\n');
+  const load = (yaml: string) =>
+    loadConfig({ path: 'dsr-cdc.yaml', env: { PG: 'pw' }, readFile: () => yaml });
+  const config = load(text);
 
   it('hosts every source and only the groups the config asks for', () => {
     expect(selectComponents({ config, logger: silent }, []).map((c) => c.id)).toEqual(['source:app']);
     expect(selectComponents({ config, logger: silent }, ['source:app']).map((c) => c.id)).toEqual([
       'source:app',
+    ]);
+  });
+
+  it('hosts type-coercion once the config has a warehouse section', () => {
+    const withWarehouse = load(`${text}\nwarehouse: {}\n`);
+    expect(selectComponents({ config: withWarehouse, logger: silent }, []).map((c) => c.id)).toEqual([
+      'source:app',
+      'group:type-coercion',
     ]);
   });
 
