@@ -23,6 +23,22 @@ const timestampSource = z.discriminatedUnion('from', [
   }),
 ]);
 
+/** A regular expression over topic names, checked when the config is loaded. */
+function topicPattern(fallback: string, what: string) {
+  return z
+    .string()
+    .refine((pattern) => {
+      try {
+        new RegExp(pattern);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'expected a regular expression, e.g. ^warehouse\\.crm\\.')
+    .default(fallback)
+    .meta({ description: `Regular expression of the ${what} topics this stage reads.` });
+}
+
 const identifier = z
   .string()
   .regex(/^[A-Za-z_][A-Za-z0-9_$]*$/, 'expected a Snowflake identifier (letters, digits, _ and $)')
@@ -33,6 +49,7 @@ export function warehouseSchema(secret: z.ZodType<Secret, string>) {
     .strictObject({
       coercion: z
         .strictObject({
+          topics: topicPattern('^cdc\\.', 'cdc.*'),
           onOutOfRange: z
             .enum(['null', 'dlq'])
             .default('null')
@@ -49,10 +66,11 @@ export function warehouseSchema(secret: z.ZodType<Secret, string>) {
               'Columns that hold timestamps as epoch numbers or text, by source.schema.table.column.',
           }),
         })
-        .default({ onOutOfRange: 'null', unconstrainedNumericScale: 9, columns: {} }),
+        .default({ topics: '^cdc\\.', onOutOfRange: 'null', unconstrainedNumericScale: 9, columns: {} }),
       snowflake: z
         .strictObject({
           account: z.string().min(1),
+          topics: topicPattern('^warehouse\\.', 'warehouse.*'),
           accessUrl: z.url().optional().meta({
             description:
               'Endpoint, when not https://<account>.snowflakecomputing.com (http only with insecure).',

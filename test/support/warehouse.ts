@@ -31,6 +31,7 @@ export function snowflakeTestSettings(schema: string): SnowflakeSettings {
   const c = loadConnections().snowflake;
   return {
     account: c.account,
+    topics: '^warehouse\\.',
     accessUrl: c.accessUrl,
     insecure: c.accessUrl.startsWith('http://'),
     username: c.username,

@@ -30,6 +30,7 @@ export function loaderOptions(config: Config, settings: SnowflakeSettings, dlq: 
   return {
     groupId: `${config.pipeline.name}.${STAGE}`,
     dlqTopic: dlq,
+    topics: new RegExp(settings.topics),
     database: settings.database,
     schema: settings.schema,
     deletes: settings.deletes,

@@ -14,6 +14,7 @@ import type { CoercionSettings, TimestampSource } from './matrix.js';
 
 export function coercionOptions(config: Config, dlq: string): CoercionOptions {
   const coercion = config.warehouse?.coercion ?? {
+    topics: '^cdc\\.',
     onOutOfRange: 'null',
     unconstrainedNumericScale: 9,
     columns: {},
@@ -21,6 +22,7 @@ export function coercionOptions(config: Config, dlq: string): CoercionOptions {
   return {
     groupId: `${config.pipeline.name}.${STAGE}`,
     dlqTopic: dlq,
+    topics: new RegExp(coercion.topics),
     onOutOfRange: coercion.onOutOfRange,
     settingsFor: (table) => settingsFor(table, coercion),
   };
