@@ -63,22 +63,28 @@ describe('REST poller', () => {
   ];
 
   it.each([
-    ['offset', '/offset/users', '{ type: offset, limit: 10 }', 'data.items'],
-    ['page', '/page/users', '{ type: page, size: 8 }', 'results'],
-    ['cursor', '/cursor/users', '{ type: cursor, cursorPath: next }', 'items'],
-    ['link', '/link/users', '{ type: link }', ''],
+    // each style with another kind of auth (OAuth2 has its own tests below)
+    ['offset', '/offset/users', '{ type: offset, limit: 10 }', 'data.items', 'bearer'],
+    ['page', '/page/users', '{ type: page, size: 8 }', 'results', 'basic'],
+    ['cursor', '/cursor/users', '{ type: cursor, cursorPath: next }', 'items', 'apiKey'],
+    ['link', '/link/users', '{ type: link }', '', 'bearer'],
   ])(
     'pages by %s, then publishes only what changed since the watermark',
-    async (style, path, pagination, recordsPath) => {
+    async (style, path, pagination, recordsPath, auth) => {
       api = new TestApi();
       await api.start();
       api.add(1, 45, T1); // one timestamp across several pages
       const table = `users_${style}`;
       const file = config(
         endpoint(path, table, pagination, recordsPath),
-        `{ type: bearer, token: "\${env:API_TOKEN}" }`,
+        {
+          bearer: `{ type: bearer, token: "\${env:API_SECRET}" }`,
+          basic: `{ type: basic, username: user, password: "\${env:API_SECRET}" }`,
+          apiKey: `{ type: apiKey, header: x-api-key, key: "\${env:API_SECRET}" }`,
+        }[auth] as string,
       );
-      const env = pollerEnv({ API_TOKEN: TestApi.BEARER });
+      const secret = { bearer: TestApi.BEARER, basic: 'pass', apiKey: TestApi.API_KEY }[auth] as string;
+      const env = pollerEnv({ API_SECRET: secret });
       const poller = pollerComponent(file, fx.source, env);
       expect(await poller.sync()).toMatchObject({ status: 'succeeded', rows: 45 });
       api.touch(7, T2);
