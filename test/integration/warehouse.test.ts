@@ -66,24 +66,27 @@ describe('warehouse: coercion and the Snowflake loader', () => {
     (await fx.admin.query(`${SOURCE_SELECT} FROM public.${name} AS t ORDER BY t.id`)).rows.map(
       normalizeSource,
     );
-  const warehouseRows = async (name = table) =>
-    (await wh.reader.execute(`${WAREHOUSE_SELECT} FROM ${wh.table(name)} ORDER BY "ID"`)).map(
+  const warehouseRows = async (name = table, target = wh) =>
+    (await target.reader.execute(`${WAREHOUSE_SELECT} FROM ${target.table(name)} ORDER BY "ID"`)).map(
       normalizeWarehouse,
     );
 
-  async function waitEqual(name = table, timeoutMs = 90_000): Promise<void> {
+  async function waitEqual(name = table, timeoutMs = 90_000, target = wh): Promise<void> {
     let last: unknown;
     await waitFor(
       async () => {
-        expect(wh.fatal).toEqual([]);
-        const [want, got] = await Promise.all([sourceRows(name), warehouseRows(name).catch(() => [])]);
+        expect(target.fatal).toEqual([]);
+        const [want, got] = await Promise.all([
+          sourceRows(name),
+          warehouseRows(name, target).catch(() => []),
+        ]);
         last = { want: want.length, got: got.length };
         return JSON.stringify(want) === JSON.stringify(got);
       },
       timeoutMs,
       `the warehouse table never equalled the source: ${JSON.stringify(last)}`,
     ).catch(async (error) => {
-      expect(await warehouseRows(name)).toEqual(await sourceRows(name));
+      expect(await warehouseRows(name, target)).toEqual(await sourceRows(name));
       throw error;
     });
   }
@@ -132,4 +135,51 @@ describe('warehouse: coercion and the Snowflake loader', () => {
     await waitEqual();
     expect((await warehouseRows()).length).toBe(40);
   }, 180_000);
+
+  it('replays the warehouse topics from the start into a fresh schema: the same table', async () => {
+    const replay = new WarehouseFixture(fx);
+    await replay.open();
+    try {
+      await replay.startLoader();
+      await waitEqual(table, 90_000, replay);
+    } finally {
+      await replay.close();
+    }
+  }, 150_000);
+
+  it('replays them into the same tables: nothing changes, nothing is applied twice', async () => {
+    const loadedAt = `SELECT COUNT(*) AS "N", MAX("_DSR_LOADED_AT") AS "AT" FROM ${wh.table(table)}`;
+    const [before] = await wh.reader.execute<{ N: string; AT: Date }>(loadedAt);
+    const again = new WarehouseFixture(fx, {}, wh.schema);
+    await again.open();
+    const admin = fx.kafka.admin();
+    await admin.connect();
+    try {
+      await again.startLoader('again');
+      const topic = `warehouse.${fx.source}.public.${table}`;
+      const end = await admin.fetchTopicOffsets(topic);
+      // the new group has read everything once its committed offsets reach the end of every partition
+      let seen = '';
+      await waitFor(
+        async () => {
+          const [group] = await admin.fetchOffsets({ groupId: `${again.run}.again`, topics: [topic] });
+          seen = JSON.stringify({ end: end.map((p) => [p.partition, p.offset]), group: group?.partitions });
+          return end.every(
+            (p) => group?.partitions.find((g) => g.partition === p.partition)?.offset === p.offset,
+          );
+        },
+        60_000,
+        'the replaying group never reached the end of the topic',
+      ).catch((error: Error) => {
+        throw new Error(`${error.message}: ${seen}`);
+      });
+      expect(again.fatal).toEqual([]);
+      const [after] = await wh.reader.execute<{ N: string; AT: Date }>(loadedAt);
+      expect(after).toEqual(before);
+      await waitEqual();
+    } finally {
+      await admin.disconnect();
+      await again.close();
+    }
+  }, 150_000);
 });

@@ -50,7 +50,9 @@ export function snowflakeTestSettings(schema: string): SnowflakeSettings {
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 export class WarehouseFixture {
-  readonly schema = `T_${randomBytes(5).toString('hex').toUpperCase()}`;
+  readonly schema: string;
+  /** A fixture opened on another's schema leaves it in place when it closes. */
+  private readonly ownsSchema: boolean;
   readonly run = uniqueName('wh');
   readonly kafka: Kafka;
   /** The loader's session. */
@@ -65,8 +67,11 @@ export class WarehouseFixture {
   constructor(
     readonly fx: CdcFixture,
     readonly options: Partial<LoaderOptions> = {},
+    schema?: string,
   ) {
     this.kafka = fx.kafka;
+    this.ownsSchema = schema === undefined;
+    this.schema = schema ?? `T_${randomBytes(5).toString('hex').toUpperCase()}`;
   }
 
   get settings(): SnowflakeSettings {
@@ -149,9 +154,10 @@ export class WarehouseFixture {
     await this.loader?.stop().catch(() => undefined);
     await this.coercion?.stop().catch(() => undefined);
     await this.producer?.disconnect().catch(() => undefined);
-    await this.warehouse
-      ?.execute(`DROP SCHEMA IF EXISTS "${this.settings.database}"."${this.schema}"`)
-      .catch(() => undefined);
+    if (this.ownsSchema)
+      await this.warehouse
+        ?.execute(`DROP SCHEMA IF EXISTS "${this.settings.database}"."${this.schema}"`)
+        .catch(() => undefined);
     await this.warehouse?.destroy();
     await this.reader?.destroy();
   }

@@ -162,8 +162,12 @@ export class SnowflakeLoader {
       }
     }
 
-    const target = await this.ensureTable(topic, [...new Set(changes.map((c) => c.schemaId))]);
-    if (target.stopped) {
+    // a batch of only skipped or poison events needs no table (and may come before any contract)
+    const target =
+      changes.length === 0
+        ? undefined
+        : await this.ensureTable(topic, [...new Set(changes.map((c) => c.schemaId))]);
+    if (target?.stopped) {
       if (this.options.onDrift === 'stop') {
         consumer.pause([{ topic }]);
         return;
@@ -180,14 +184,11 @@ export class SnowflakeLoader {
         topicMessages: [{ topic: this.options.dlqTopic, messages: dead }],
       });
 
-    if (fresh.length > 0) await this.apply(target.contract, partition, changes, topic, applied, next);
-    else if (applied !== null && applied > next) {
-      // Snowflake is ahead of this group's Kafka position (a replay): jump there
-      consumer.seek({ topic, partition, offset: applied.toString() });
-    }
+    if (target && changes.length > 0)
+      await this.apply(target.contract, partition, changes, topic, applied, next);
+    // changes Snowflake already holds (a replay, or a batch re-read after a crash) were skipped above
     resolveOffset(last.offset);
-    const committed = applied !== null && applied > next ? applied : next;
-    await consumer.commitOffsets([{ topic, partition, offset: committed.toString() }]);
+    await consumer.commitOffsets([{ topic, partition, offset: next.toString() }]);
     metrics.batchSeconds.observe({ stage: STAGE }, secondsSince(started));
     metrics.consumerLag.set(
       { group: this.options.groupId, topic, partition: String(partition) },
