@@ -1,8 +1,8 @@
 /**
  * Source table → Kafka → type coercion → loader → Snowflake (the emulator), on the real stack:
  * after inserts, updates, deletes, a truncate and later writes, the warehouse table equals the
- * source table row by row. (The drift gate — added and dropped columns — is unit-tested in
- * test/unit/consumers/snowflake-loader/drift.test.ts; its run against the emulator is not yet.)
+ * source table row by row; replays change nothing; an added column flows through; a dropped
+ * column stops only its table.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CdcFixture, type RunningSource } from '../support/cdc.js';
@@ -60,6 +60,7 @@ describe('warehouse: coercion and the Snowflake loader', () => {
   const fx = new CdcFixture();
   const wh = new WarehouseFixture(fx);
   let table = '';
+  let other = '';
   let source: RunningSource;
 
   const sourceRows = async (name = table) =>
@@ -101,6 +102,10 @@ describe('warehouse: coercion and the Snowflake loader', () => {
          date '1990-01-01' + g, timestamptz '2024-03-01 12:00:00.123+02' + g * interval '1 minute',
          jsonb_build_object('n', g, 'tags', jsonb_build_array('a', g)), ARRAY['x' || g, 'y,"z"'], '\\xdeadbeef'::bytea
        FROM generate_series(1, 300) g`,
+    );
+    other = await fx.table('orders', 'id bigint PRIMARY KEY, note text, gone text');
+    await fx.admin.query(
+      `INSERT INTO public.${other} SELECT g, 'note ' || g, 'soon dropped' FROM generate_series(1, 20) g`,
     );
     await fx.publish();
     source = fx.start();
@@ -181,5 +186,49 @@ describe('warehouse: coercion and the Snowflake loader', () => {
       await admin.disconnect();
       await again.close();
     }
+  }, 150_000);
+
+  it('adds a column added at the source and loads it', async () => {
+    await fx.admin.query(`ALTER TABLE public.${table} ADD COLUMN nickname text`);
+    await fx.admin.query(`UPDATE public.${table} SET nickname = 'nick' || id WHERE id <= 10`);
+    await waitFor(
+      async () => {
+        const rows = await wh.reader
+          .execute<{ N: string }>(
+            `SELECT COUNT(*) AS "N" FROM ${wh.table(table)} WHERE "NICKNAME" LIKE 'nick%'`,
+          )
+          .catch(() => [{ N: '0' }]);
+        return Number(rows[0]?.N) === 10;
+      },
+      60_000,
+      'the added column never arrived',
+    );
+    expect(wh.fatal).toEqual([]);
+    await waitEqual();
+  }, 150_000);
+
+  it('stops only the table whose column was dropped, with the reason', async () => {
+    const ordersLoaded = async () =>
+      Number(
+        (
+          await wh.reader
+            .execute<{ N: string }>(`SELECT COUNT(*) AS "N" FROM ${wh.table(other)}`)
+            .catch(() => [{ N: '0' }])
+        )[0]?.N,
+      );
+    await waitFor(async () => (await ordersLoaded()) === 20, 60_000, 'orders never loaded');
+    await fx.admin.query(`ALTER TABLE public.${other} DROP COLUMN gone`);
+    await fx.admin.query(`INSERT INTO public.${other} VALUES (21, 'after the drop')`);
+    await waitFor(
+      async () => Object.keys(wh.loader?.stoppedTables() ?? {}).length === 1,
+      60_000,
+      'the loader never stopped the drifted table',
+    );
+    const [reason] = Object.values(wh.loader?.stoppedTables() ?? {});
+    expect(reason).toMatch(/GONE is no longer in the source contract/);
+    expect(await wh.reader.execute(`SELECT "ID" FROM ${wh.table(other)} WHERE "ID" = 21`)).toEqual([]);
+    // the other table keeps loading
+    await fx.admin.query(`UPDATE public.${table} SET email = 'still loading' WHERE id = 1`);
+    await waitEqual();
   }, 150_000);
 });
