@@ -44,8 +44,13 @@ export function spawnSource(
   configPath: string,
   argv: string[] = ['source', 'run', fx.source],
 ): ChildProcess {
+  const connections = loadConnections();
   const child = spawn(process.execPath, ['bin/dsr-cdc.js', ...argv, '--config', configPath], {
-    env: { ...process.env, DSR_CDC_TEST_PG_PASSWORD: loadConnections().postgres.password },
+    env: {
+      ...process.env,
+      DSR_CDC_TEST_PG_PASSWORD: connections.postgres.password,
+      DSR_CDC_TEST_SF_PASSWORD: connections.snowflake.password,
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
