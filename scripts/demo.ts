@@ -7,7 +7,8 @@
  * 3. makes changes (insert, update, a primary-key change, delete),
  * 4. reads the `cdc.app.demo.*` topics back, decoding through the schema registry, and prints
  *    every change event,
- * 5. runs the pii-discovery stage and answers an access request for one subject.
+ * 5. runs the pii-discovery stage and answers an access request for one subject,
+ * 6. runs type coercion and the Snowflake loader, and prints the warehouse tables (the emulator).
  * The sample data is synthetic; printing it is the point of a demo. Everything it creates is
  * removed at the start of the next run, the replication slot already at the end of this one.
  */
@@ -19,6 +20,9 @@ import { loadConnections } from '../src/config/connections.js';
 import { loadConfig } from '../src/config/load.js';
 import { type Config, Secret } from '../src/config/schema.js';
 import { piiDiscoveryTopics, runPiiDiscovery } from '../src/consumers/pii-discovery/index.js';
+import { runSnowflakeLoader } from '../src/consumers/snowflake-loader/index.js';
+import { connectWarehouse, type SnowflakeSettings } from '../src/consumers/snowflake-loader/snowflake.js';
+import { runTypeCoercion } from '../src/consumers/type-coercion/index.js';
 import { awaitResult, submitRequest } from '../src/dsr/client.js';
 import type { ChangeEnvelope } from '../src/events/envelope.js';
 import { avroTypeOptions, decimalText } from '../src/events/pg-types.js';
@@ -31,6 +35,8 @@ const SOURCE = 'app';
 const SLOT = 'dsr_cdc_demo';
 const PUBLICATION = 'dsr_cdc_demo';
 const TOPICS = ['cdc.app.demo.customers', 'cdc.app.demo.orders'];
+const WAREHOUSE_TOPICS = TOPICS.map((t) => t.replace(/^cdc\./, 'warehouse.'));
+const WAREHOUSE_SCHEMA = 'DSR_CDC_DEMO';
 const EXPECTED_EVENTS = 11;
 
 const connections = loadConnections();
@@ -56,9 +62,12 @@ async function resetPreviousRun(): Promise<void> {
   const kafkaAdmin = kafka.admin();
   await kafkaAdmin.connect();
   const existing = new Set(await kafkaAdmin.listTopics());
-  await kafkaAdmin.deleteTopics({ topics: TOPICS.filter((t) => existing.has(t)) });
+  await kafkaAdmin.deleteTopics({ topics: [...TOPICS, ...WAREHOUSE_TOPICS].filter((t) => existing.has(t)) });
   await kafkaAdmin.disconnect();
-  for (const topic of TOPICS) {
+  const warehouse = await connectWarehouse(warehouseSettings());
+  await warehouse.execute(`DROP SCHEMA IF EXISTS "${warehouseSettings().database}"."${WAREHOUSE_SCHEMA}"`);
+  await warehouse.destroy();
+  for (const topic of [...TOPICS, ...WAREHOUSE_TOPICS]) {
     for (const subject of [`${topic}-key`, `${topic}-value`]) {
       for (const suffix of ['', '?permanent=true']) {
         await fetch(`${connections.registry.url}/subjects/${subject}${suffix}`, { method: 'DELETE' });
@@ -223,6 +232,80 @@ async function answerAccessRequest(config: Config, logger: Logger): Promise<void
   }
 }
 
+/** The local emulator from the connection settings (a real account would come from the config). */
+function warehouseSettings(): SnowflakeSettings {
+  const sf = connections.snowflake;
+  return {
+    account: sf.account,
+    accessUrl: sf.accessUrl,
+    insecure: sf.accessUrl.startsWith('http://'),
+    topics: '^warehouse\\.app\\.demo\\.',
+    username: sf.username,
+    password: new Secret('${env:DSR_CDC_SNOWFLAKE_PASSWORD}', sf.password),
+    warehouse: sf.warehouse,
+    database: sf.database.toUpperCase(),
+    schema: WAREHOUSE_SCHEMA,
+    deletes: 'hard',
+    onDrift: 'stop',
+    loginTimeoutMs: 20_000,
+    statementTimeoutSeconds: 300,
+    batch: { maxWaitMs: 200, minBytes: 1, maxBytes: 4 * 1024 * 1024 },
+  };
+}
+
+/**
+ * The warehouse half: type coercion turns the change events into warehouse rows and the loader
+ * applies them to Snowflake (here the emulator), exactly once; the tables then equal the source.
+ */
+async function loadWarehouse(config: Config, logger: Logger): Promise<void> {
+  const withWarehouse = {
+    ...config,
+    pipeline: { name: `dsr-cdc-demo-${Date.now()}` },
+    warehouse: {
+      coercion: {
+        topics: '^cdc\\.app\\.demo\\.',
+        onOutOfRange: 'null',
+        unconstrainedNumericScale: 9,
+        columns: {},
+      },
+      snowflake: warehouseSettings(),
+    },
+  } as Config;
+  const controller = new AbortController();
+  const stages = Promise.all([
+    runTypeCoercion(withWarehouse, logger, controller.signal),
+    runSnowflakeLoader(withWarehouse, logger, controller.signal),
+  ]);
+  const warehouse = await connectWarehouse(warehouseSettings());
+  const schema = `"${warehouseSettings().database}"."${WAREHOUSE_SCHEMA}"`;
+  const rows = (table: string, order: string) =>
+    warehouse.execute(`SELECT * FROM ${schema}."APP__DEMO__${table}" ORDER BY "${order}"`).catch(() => []);
+  try {
+    const deadline = Date.now() + 120_000;
+    while ((await rows('CUSTOMERS', 'ID')).length !== 3 || (await rows('ORDERS', 'ID')).length !== 2) {
+      if (Date.now() > deadline) throw new Error('the warehouse tables were not loaded within 120 s');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    process.stdout.write(`\nSnowflake (the local emulator), schema ${WAREHOUSE_SCHEMA}:\n`);
+    for (const [table, columns] of [
+      ['CUSTOMERS', ['ID', 'EMAIL', 'PHONE', 'CREATED_AT', '_DSR_OP', '_DSR_COMMIT_LSN']],
+      ['ORDERS', ['ID', 'CUSTOMER_ID', 'TOTAL', 'STATUS', '_DSR_OP', '_DSR_COMMIT_LSN']],
+    ] as const) {
+      process.stdout.write(`  APP__DEMO__${table}\n`);
+      for (const row of await rows(table, 'ID')) {
+        const text = columns.map(
+          (c) => `${c}=${row[c] instanceof Date ? (row[c] as Date).toISOString() : String(row[c])}`,
+        );
+        process.stdout.write(`    ${text.join(' ')}\n`);
+      }
+    }
+  } finally {
+    await warehouse.destroy();
+    controller.abort();
+    await stages;
+  }
+}
+
 async function main(): Promise<void> {
   await admin.connect();
   try {
@@ -256,6 +339,7 @@ async function main(): Promise<void> {
     await admin.query('SELECT pg_drop_replication_slot($1)', [SLOT]);
     process.stdout.write('\nsource stopped, replication slot dropped. Topics stay for you to inspect.\n');
     await answerAccessRequest(config, logger);
+    await loadWarehouse(config, logger);
   } finally {
     await admin.end();
   }
