@@ -297,6 +297,20 @@ describe('loadConfig', () => {
     });
   });
 
+  it("accepts the example file's commented-out warehouse section once uncommented", () => {
+    const example = readFileSync('dsr-cdc.example.yaml', 'utf8');
+    const block = /^# warehouse:\n(?:#.*\n)+/m.exec(example)?.[0];
+    expect(block).toBeDefined();
+    const uncommented = example.replace(block as string, (block as string).replace(/^# ?/gm, ''));
+    const config = loadConfig({
+      path: 'dsr-cdc.yaml',
+      env: { DSR_CDC_PG_PASSWORD: 'x', DSR_CDC_SNOWFLAKE_PASSWORD: 'y' },
+      readFile: () => uncommented,
+    });
+    expect(config.warehouse?.snowflake).toMatchObject({ schema: 'RAW', deletes: 'hard', insecure: true });
+    expect(config.warehouse?.coercion.columns['app.public.events.at']).toEqual({ from: 'epoch-millis' });
+  });
+
   it('returns a deeply frozen config', () => {
     const config = load(VALID);
     expect(Object.isFrozen(config)).toBe(true);
