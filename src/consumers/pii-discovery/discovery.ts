@@ -8,12 +8,12 @@
  * IndexView) and catches up with it after every rebalance before it diffs a location.
  */
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import type { Consumer, Kafka, Message, Producer } from 'kafkajs';
+import type { Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
 import { isDsrCdcError } from '../../errors.js';
 import type { ChangeEnvelope, ForeignKey } from '../../events/envelope.js';
 import { decodeWire } from '../../events/registry.js';
-import { CONSUMER_RETRY, onFatalCrash } from '../../kafka/client.js';
 import { deadLetter } from '../../kafka/dlq.js';
+import { PatternConsumer } from '../../kafka/pattern-consumer.js';
 import type { Logger } from '../../observability/logger.js';
 import { metrics, secondsSince } from '../../observability/metrics.js';
 import { type DiscoveryContext, discover } from './discover.js';
@@ -32,13 +32,10 @@ export interface DiscoveryOptions {
 }
 
 export class Discovery {
-  private consumer: Consumer | undefined;
+  private consumer: PatternConsumer | undefined;
   /** Called when kafkajs gives up on the consumer. */
   onFatal: (error: Error) => void = () => undefined;
   private rebalanced = true;
-  private subscribed: string[] = [];
-  private watcher: NodeJS.Timeout | undefined;
-  private refresh: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly kafka: Kafka,
@@ -52,123 +49,94 @@ export class Discovery {
     private readonly foreignKeysOf: (schemaId: number) => Promise<readonly ForeignKey[]> = async () => [],
   ) {}
 
-  /**
-   * kafkajs resolves a pattern subscription once, when it subscribes; so the topics are listed
-   * every `topicRefreshMs` and the consumer is re-subscribed when a new `cdc.*` topic appeared.
-   */
   async start(): Promise<void> {
-    await this.subscribe(await this.matchingTopics());
-    this.watcher = setInterval(() => {
-      this.refresh = this.refresh
-        .then(async () => {
-          const topics = await this.matchingTopics();
-          if (topics.join() !== this.subscribed.join()) await this.subscribe(topics);
-        })
-        .catch((error: unknown) =>
-          this.logger.warn({ reason: (error as Error).message }, 'topic refresh failed'),
-        );
-    }, this.options.topicRefreshMs ?? 10_000);
-  }
-
-  private async matchingTopics(): Promise<string[]> {
-    const admin = this.kafka.admin();
-    await admin.connect();
-    try {
-      const pattern = this.options.topics ?? CDC_TOPICS;
-      return (await admin.listTopics()).filter((t) => pattern.test(t)).sort();
-    } finally {
-      await admin.disconnect();
-    }
-  }
-
-  private async subscribe(topics: string[]): Promise<void> {
-    await this.consumer?.disconnect();
-    this.consumer = undefined;
-    this.subscribed = topics;
-    if (topics.length === 0) return;
-    const consumer = this.kafka.consumer({
-      groupId: this.options.groupId,
-      allowAutoTopicCreation: false,
-      retry: CONSUMER_RETRY,
-    });
-    this.consumer = consumer;
-    onFatalCrash(consumer, (error) => this.onFatal(error));
-    consumer.on(consumer.events.GROUP_JOIN, () => {
-      this.rebalanced = true;
-    });
-    await consumer.connect();
-    await consumer.subscribe({ topics, fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
-        if (this.rebalanced) {
-          this.rebalanced = false;
-          await this.view.waitCaughtUp(60_000);
-        }
-        const started = process.hrtime.bigint();
-        const { groupId } = this.options;
-        metrics.eventsIn.inc({ stage: 'pii-discovery', topic: batch.topic }, batch.messages.length);
-        const records: Message[] = [];
-        const dead: Message[] = [];
-        for (const message of batch.messages) {
-          try {
-            const key = message.key ? ((await this.decode(message.key)) as Record<string, unknown>) : null;
-            const value = message.value as Buffer;
-            const envelope = (await this.decode(value)) as ChangeEnvelope;
-            const foreignKeys = await this.foreignKeysOf(value.readInt32BE(1));
-            for (const record of discover(this.view.index, { key, envelope, foreignKeys }, this.context)) {
-              const serialized = record.value ? JSON.stringify(record.value) : null;
-              this.view.applyOwn(record, serialized);
-              records.push({ key: record.key, value: serialized });
-            }
-          } catch (error) {
-            if (isDsrCdcError(error) && error.retryable) {
-              // the registry was unreachable: the event is fine and must not be parked in the DLQ.
-              // Records of this batch are already in memory, so rather than retry the batch the
-              // stage stops and is restarted to rebuild from the topic
-              this.onFatal(error);
-              throw error;
-            }
-            const { topic, partition } = batch;
-            dead.push(
-              deadLetter(
-                'pii-discovery',
-                { topic, partition, offset: message.offset, key: message.key, value: message.value },
-                error,
-              ),
-            );
-            this.logger.warn({ topic, partition, offset: message.offset }, 'poison event sent to the DLQ');
-          }
-        }
-        const topicMessages = [
-          ...(records.length > 0 ? [{ topic: this.options.indexTopic, messages: records }] : []),
-          ...(dead.length > 0 ? [{ topic: this.options.dlqTopic, messages: dead }] : []),
-        ];
-        if (topicMessages.length > 0) {
-          await this.producer.sendBatch({ acks: -1, topicMessages }).catch((error: unknown) => {
-            // the in-memory index already holds these records: retrying the batch would diff
-            // against writes that never happened, so the process stops and rebuilds from the topic
-            this.onFatal(error as Error);
-            throw error;
-          });
-        }
-        const last = batch.messages.at(-1);
-        if (last) {
-          resolveOffset(last.offset);
-          // the batch's index records are durable: only now may the group move past it
-          const offset = String(BigInt(last.offset) + 1n);
-          await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset }]);
-        }
-        metrics.eventsOut.inc({ topic: this.options.indexTopic }, records.length);
-        metrics.batchSeconds.observe({ stage: 'pii-discovery' }, secondsSince(started));
-        metrics.consumerLag.set(
-          { group: groupId, topic: batch.topic, partition: String(batch.partition) },
-          Number(batch.offsetLag()),
-        );
-        await heartbeat();
+    this.consumer = new PatternConsumer(
+      this.kafka,
+      {
+        groupId: this.options.groupId,
+        pattern: this.options.topics ?? CDC_TOPICS,
+        ...(this.options.topicRefreshMs === undefined ? {} : { refreshMs: this.options.topicRefreshMs }),
+        eachBatch: (payload, consumer) => this.handle(payload, consumer),
+        onAssignment: () => {
+          this.rebalanced = true;
+        },
+        onFatal: (error) => this.onFatal(error),
       },
-    });
+      this.logger,
+    );
+    await this.consumer.start();
+  }
+
+  /** One batch: index records and dead letters durable first, then the offset committed. */
+  private async handle(
+    { batch, resolveOffset, heartbeat }: EachBatchPayload,
+    consumer: Consumer,
+  ): Promise<void> {
+    if (this.rebalanced) {
+      this.rebalanced = false;
+      await this.view.waitCaughtUp(60_000);
+    }
+    const started = process.hrtime.bigint();
+    const { groupId } = this.options;
+    metrics.eventsIn.inc({ stage: 'pii-discovery', topic: batch.topic }, batch.messages.length);
+    const records: Message[] = [];
+    const dead: Message[] = [];
+    for (const message of batch.messages) {
+      try {
+        const key = message.key ? ((await this.decode(message.key)) as Record<string, unknown>) : null;
+        const value = message.value as Buffer;
+        const envelope = (await this.decode(value)) as ChangeEnvelope;
+        const foreignKeys = await this.foreignKeysOf(value.readInt32BE(1));
+        for (const record of discover(this.view.index, { key, envelope, foreignKeys }, this.context)) {
+          const serialized = record.value ? JSON.stringify(record.value) : null;
+          this.view.applyOwn(record, serialized);
+          records.push({ key: record.key, value: serialized });
+        }
+      } catch (error) {
+        if (isDsrCdcError(error) && error.retryable) {
+          // the registry was unreachable: the event is fine and must not be parked in the DLQ.
+          // Records of this batch are already in memory, so rather than retry the batch the
+          // stage stops and is restarted to rebuild from the topic
+          this.onFatal(error);
+          throw error;
+        }
+        const { topic, partition } = batch;
+        dead.push(
+          deadLetter(
+            'pii-discovery',
+            { topic, partition, offset: message.offset, key: message.key, value: message.value },
+            error,
+          ),
+        );
+        this.logger.warn({ topic, partition, offset: message.offset }, 'poison event sent to the DLQ');
+      }
+    }
+    const topicMessages = [
+      ...(records.length > 0 ? [{ topic: this.options.indexTopic, messages: records }] : []),
+      ...(dead.length > 0 ? [{ topic: this.options.dlqTopic, messages: dead }] : []),
+    ];
+    if (topicMessages.length > 0) {
+      await this.producer.sendBatch({ acks: -1, topicMessages }).catch((error: unknown) => {
+        // the in-memory index already holds these records: retrying the batch would diff
+        // against writes that never happened, so the process stops and rebuilds from the topic
+        this.onFatal(error as Error);
+        throw error;
+      });
+    }
+    const last = batch.messages.at(-1);
+    if (last) {
+      resolveOffset(last.offset);
+      // the batch's index records are durable: only now may the group move past it
+      const offset = String(BigInt(last.offset) + 1n);
+      await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset }]);
+    }
+    metrics.eventsOut.inc({ topic: this.options.indexTopic }, records.length);
+    metrics.batchSeconds.observe({ stage: 'pii-discovery' }, secondsSince(started));
+    metrics.consumerLag.set(
+      { group: groupId, topic: batch.topic, partition: String(batch.partition) },
+      Number(batch.offsetLag()),
+    );
+    await heartbeat();
   }
 
   /** Poison (EVENT_INVALID) or a registry that cannot be reached (retryable): see decodeWire. */
@@ -177,8 +145,6 @@ export class Discovery {
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.watcher);
-    await this.refresh;
-    await this.consumer?.disconnect();
+    await this.consumer?.stop();
   }
 }

@@ -15,6 +15,7 @@ import { createKafka, createProducer } from '../../kafka/client.js';
 import { dlqTopic } from '../../kafka/dlq.js';
 import { ensureTopics, loadTopicFamilies, type TopicFamilies, topicSpec } from '../../kafka/topics.js';
 import { child, type Logger } from '../../observability/logger.js';
+import { runStage, type StagePart, startError } from '../stage.js';
 import { Answerer, type AnswererOptions } from './answerer.js';
 import { type Classification, parseClassification } from './classification.js';
 import type { DiscoveryContext } from './discover.js';
@@ -129,46 +130,31 @@ export async function runPiiDiscovery(config: Config, logger: Logger, signal: Ab
   const answerer = new Answerer(kafka, producer, view, settings.answerer, child(log, 'pii-discovery.answer'));
 
   // a consumer that kafkajs gave up on ends the run (to be restarted), never idles silently
-  let crashed: (error: Error) => void = () => undefined;
-  const crash = new Promise<never>((_, reject) => {
-    crashed = reject;
-  });
-  crash.catch(() => undefined);
-  for (const part of [view, discovery, answerer]) {
-    part.onFatal = (error) =>
-      crashed(
-        new DsrCdcError('CONNECTION_FAILED', `pii-discovery stopped: ${error.message}`, {
-          retryable: true,
-          cause: error,
-        }),
-      );
-  }
+  await runStage(
+    'pii-discovery',
+    [
+      { name: 'producer', start: () => producer.connect(), stop: () => producer.disconnect() },
+      namedPart('index view', view),
+      namedPart('discovery', discovery),
+      namedPart('answerer', answerer),
+    ],
+    log,
+    signal,
+  );
+}
 
-  // each part is stopped even if it failed half-way through starting
-  const started: { name: string; stop: () => Promise<void> }[] = [];
-  try {
-    for (const [name, start, stop] of [
-      ['producer', () => producer.connect(), () => producer.disconnect()],
-      ['index view', () => view.start(), () => view.stop()],
-      ['discovery', () => discovery.start(), () => discovery.stop()],
-      ['answerer', () => answerer.start(), () => answerer.stop()],
-    ] as const) {
-      started.push({ name, stop });
-      if (signal.aborted) break;
-      await start().catch((error: unknown) => {
-        throw asStartError(name, error);
-      });
-    }
-    if (!signal.aborted)
-      log.info({ groups: [settings.discovery.groupId, settings.answerer.groupId] }, 'running');
-    await Promise.race([aborted(signal), crash]);
-  } finally {
-    for (const part of started.reverse()) {
-      await part.stop().catch((error: unknown) => {
-        log.warn({ part: part.name, reason: (error as Error).message }, 'did not stop cleanly');
-      });
-    }
-  }
+/** A part of the stage under its name; its fatal errors reach the stage through `onFatal`. */
+function namedPart(
+  name: string,
+  part: { start(): Promise<void>; stop(): Promise<void>; onFatal: (error: Error) => void },
+): StagePart {
+  const named: StagePart = {
+    name,
+    start: () => part.start(),
+    stop: () => part.stop(),
+  };
+  part.onFatal = (error) => named.onFatal?.(error);
+  return named;
 }
 
 /**
@@ -185,7 +171,7 @@ async function registerDsrContracts(registry: SchemaRegistry, topics: ReturnType
     await registry
       .register({ type: SchemaType.JSON, schema: JSON.stringify(schema) }, { subject: `${topic}-value` })
       .catch((error: unknown) => {
-        throw asStartError(`registering the contract of ${topic}`, error);
+        throw startError('pii-discovery', `registering the contract of ${topic}`, error);
       });
   }
 }
@@ -196,24 +182,8 @@ async function createTopics(kafka: Kafka, specs: Parameters<typeof ensureTopics>
     await admin.connect();
     await ensureTopics(admin, specs);
   } catch (error) {
-    throw asStartError('topic creation', error);
+    throw startError('pii-discovery', 'topic creation', error);
   } finally {
     await admin.disconnect();
   }
-}
-
-/** kafkajs failures while starting: Kafka unreachable or refusing, worth another try later. */
-function asStartError(part: string, error: unknown): DsrCdcError {
-  if (error instanceof DsrCdcError) return error;
-  return new DsrCdcError('CONNECTION_FAILED', `pii-discovery ${part} failed: ${(error as Error).message}`, {
-    retryable: true,
-    cause: error,
-  });
-}
-
-function aborted(signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) resolve();
-    else signal.addEventListener('abort', () => resolve(), { once: true });
-  });
 }
