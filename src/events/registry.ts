@@ -70,46 +70,13 @@ const guardedByBreaker: Middleware = () => ({
   },
 });
 
-/**
- * The foreign keys a value contract declares (envelope property FOREIGN_KEYS_PROPERTY), by schema
- * id, cached: schemas under an id never change. Read from the registry's REST API because the
- * Avro client keeps no custom schema properties.
- */
+/** The foreign keys a value contract declares (envelope property FOREIGN_KEYS_PROPERTY), by schema id. */
 export function foreignKeysByContract(
   config: Config['registry'],
 ): (schemaId: number) => Promise<readonly ForeignKey[]> {
-  const cache = new Map<number, Promise<readonly ForeignKey[]>>();
-  const headers: Record<string, string> = config.auth
-    ? {
-        authorization: `Basic ${Buffer.from(`${config.auth.username}:${config.auth.password.reveal()}`).toString('base64')}`,
-      }
-    : {};
-  return (schemaId) => {
-    let keys = cache.get(schemaId);
-    if (!keys) {
-      keys = fetch(`${config.url}/schemas/ids/${schemaId}`, { headers, signal: AbortSignal.timeout(10_000) })
-        .then(async (response) => {
-          if (!response.ok)
-            throw new Error(`the registry answered ${response.status} for schema ${schemaId}`);
-          const { schema } = (await response.json()) as { schema: string };
-          const parsed = JSON.parse(schema) as Record<string, unknown>;
-          return (parsed[FOREIGN_KEYS_PROPERTY] as ForeignKey[] | undefined) ?? [];
-        })
-        .catch((error: unknown) => {
-          cache.delete(schemaId);
-          throw new DsrCdcError(
-            'CONNECTION_FAILED',
-            `cannot read contract ${schemaId}: ${(error as Error).message}`,
-            {
-              retryable: true,
-              cause: error,
-            },
-          );
-        });
-      cache.set(schemaId, keys);
-    }
-    return keys;
-  };
+  const contractOf = contractById(config);
+  return async (schemaId) =>
+    ((await contractOf(schemaId))[FOREIGN_KEYS_PROPERTY] as ForeignKey[] | undefined) ?? [];
 }
 
 /**
