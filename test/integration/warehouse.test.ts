@@ -207,6 +207,18 @@ describe('warehouse: coercion and the Snowflake loader', () => {
     await waitEqual();
   }, 150_000);
 
+  it('widens a NUMBER column whose precision grew at the source', async () => {
+    await fx.admin.query(`ALTER TABLE public.${table} ALTER COLUMN amount TYPE numeric(16,2)`);
+    await fx.admin.query(`UPDATE public.${table} SET amount = 12345678901234.56 WHERE id = 2`);
+    await waitEqual();
+    const [amount] = await wh.reader.execute<{ P: string }>(
+      `SELECT "NUMERIC_PRECISION" AS "P" FROM "${wh.settings.database}"."INFORMATION_SCHEMA"."COLUMNS"
+        WHERE "TABLE_SCHEMA" = ? AND "TABLE_NAME" = ? AND "COLUMN_NAME" = 'AMOUNT'`,
+      [wh.schema, wh.table(table).split('.').at(-1)?.replaceAll('"', '') ?? ''],
+    );
+    expect(Number(amount?.P)).toBe(16);
+  }, 150_000);
+
   it('stops only the table whose column was dropped, with the reason', async () => {
     const ordersLoaded = async () =>
       Number(

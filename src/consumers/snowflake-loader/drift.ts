@@ -1,8 +1,9 @@
 /**
  * The schema drift gate (pure): the columns an incoming contract has against the columns the
  * Snowflake table has (INFORMATION_SCHEMA.COLUMNS). An added column is added (every warehouse
- * column is nullable); a column the table has but the contract lacks (dropped at the source), or
- * a column whose type changed, stops the table: loading on would silently lose or mangle data.
+ * column is nullable) and a NUMBER that needs more precision at the same scale is widened; a
+ * column the table has but the contract lacks (dropped at the source), or any other type change,
+ * stops the table: loading on would silently lose or mangle data.
  */
 import { type LoadColumn, META_COLUMNS } from './sql.js';
 
@@ -13,7 +14,8 @@ export interface TableColumn {
   NUMERIC_SCALE: number | null;
 }
 
-export type Drift = { add: LoadColumn[]; problems: string[] };
+/** Columns to add, NUMBER columns to widen (more precision, same scale), and reasons to stop. */
+export type Drift = { add: LoadColumn[]; widen: LoadColumn[]; problems: string[] };
 
 /** The INFORMATION_SCHEMA spelling of a type we create. */
 export function canonicalType(type: string): string {
@@ -39,11 +41,16 @@ export function drift(contract: readonly LoadColumn[], table: readonly TableColu
   const ours = new Set(META_COLUMNS.map((c) => c.target));
   const wanted = new Set(contract.map((c) => c.target));
   const add: LoadColumn[] = [];
+  const widen: LoadColumn[] = [];
   const problems: string[] = [];
   for (const column of contract) {
     const found = existing.get(column.target);
+    const precision = numberPrecision(found, column);
     if (!found) add.push(column);
-    else if (!sameType(describe(found), canonicalType(column.type))) {
+    else if (precision !== undefined) {
+      // int4 → int8 and the like: Snowflake widens a NUMBER in place; a narrower one fits as it is
+      if (precision > Number(found.NUMERIC_PRECISION)) widen.push(column);
+    } else if (!sameType(describe(found), canonicalType(column.type))) {
       problems.push(
         `column ${column.target} changed type from ${describe(found)} to ${canonicalType(column.type)}; ` +
           'migrate the Snowflake column (or drop and reload the table), then restart the loader',
@@ -58,5 +65,12 @@ export function drift(contract: readonly LoadColumn[], table: readonly TableColu
       );
     }
   }
-  return { add, problems };
+  return { add, widen, problems };
+}
+
+/** The contract's NUMBER precision when both are NUMBERs of the same scale, else undefined. */
+function numberPrecision(found: TableColumn | undefined, column: LoadColumn): number | undefined {
+  const wanted = /^NUMBER\((\d+),(\d+)\)$/.exec(column.type);
+  if (found?.DATA_TYPE !== 'NUMBER' || !wanted) return undefined;
+  return Number(wanted[2]) === Number(found.NUMERIC_SCALE) ? Number(wanted[1]) : undefined;
 }

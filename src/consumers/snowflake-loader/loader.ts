@@ -309,7 +309,7 @@ export class SnowflakeLoader {
           this.options.schema,
           t,
         ]);
-      const { add, problems } = drift(version.columns, (await columnsOf(name)).map(numeric));
+      const { add, widen, problems } = drift(version.columns, (await columnsOf(name)).map(numeric));
       if (problems.length > 0) {
         const reason = `Snowflake table ${name} is stopped: ${problems.join('; ')}`;
         this.logger.error({ topic, table: name, schemaId }, reason);
@@ -321,6 +321,10 @@ export class SnowflakeLoader {
       for (const column of add) {
         await this.warehouse.execute(sql.addColumn(contract.table, column));
         this.logger.info({ table: name, column: column.target }, 'column added to the Snowflake table');
+      }
+      for (const column of widen) {
+        await this.warehouse.execute(sql.widenColumn(contract.table, column));
+        this.logger.info({ table: name, column: column.target, type: column.type }, 'column widened');
       }
       const staged = new Set((await columnsOf(`${name}__DSR_STAGE`)).map((c) => c.COLUMN_NAME));
       for (const column of version.columns.filter((c) => !staged.has(c.target))) {

@@ -81,6 +81,11 @@ export function addColumn(table: string, column: LoadColumn): string {
   return `ALTER TABLE ${table} ADD COLUMN ${q(column.target)} ${column.type}`;
 }
 
+/** Snowflake allows only a NUMBER's precision to grow in place (scale unchanged). */
+export function widenColumn(table: string, column: LoadColumn): string {
+  return `ALTER TABLE ${table} ALTER COLUMN ${q(column.target)} SET DATA TYPE ${column.type}`;
+}
+
 export function clearStage(t: TableContract): string {
   return `DELETE FROM ${t.stage} WHERE "_DSR_PARTITION" = ?`;
 }

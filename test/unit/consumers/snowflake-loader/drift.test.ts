@@ -48,12 +48,12 @@ const TABLE: TableColumn[] = [
 
 describe('drift', () => {
   it('finds nothing when the table is what the contract creates (metadata columns ignored)', () => {
-    expect(drift(CONTRACT, TABLE)).toEqual({ add: [], problems: [] });
+    expect(drift(CONTRACT, TABLE)).toEqual({ add: [], widen: [], problems: [] });
   });
 
   it('adds a column the contract gained', () => {
     const added = { target: 'PHONE', type: 'VARCHAR' };
-    expect(drift([...CONTRACT, added], TABLE)).toEqual({ add: [added], problems: [] });
+    expect(drift([...CONTRACT, added], TABLE)).toEqual({ add: [added], widen: [], problems: [] });
   });
 
   it('stops on a column the table has but the contract lost, naming it and the fix', () => {
@@ -76,7 +76,8 @@ describe('drift', () => {
 
   it.each<[string, string, boolean]>([
     ['NUMBER(10,2)', 'NUMBER(10,2)', true],
-    ['NUMBER(12,2)', 'NUMBER(10,2)', false], // precision
+    ['NUMBER(12,2)', 'NUMBER(10,2)', true], // more precision: widened in place
+    ['NUMBER(10,2)', 'NUMBER(12,2)', true], // less: the wider column holds it
     ['NUMBER(10,3)', 'NUMBER(10,2)', false], // scale
     ['NUMBER(38,0)', 'NUMBER(38,9)', false],
     ['FLOAT', 'NUMBER(10,2)', false],
@@ -87,6 +88,20 @@ describe('drift', () => {
   ])('contract %s against table %s: compatible %s', (contractType, tableType, same) => {
     const { problems } = drift([{ target: 'X', type: contractType }], [info('X', tableType)]);
     expect(problems.length === 0).toBe(same);
+  });
+
+  it('widens a NUMBER that needs more precision at the same scale, and only that', () => {
+    const table = [info('A', 'NUMBER(10,0)'), info('B', 'NUMBER(19,0)'), info('C', 'NUMBER(10,2)')];
+    const contract = [
+      { target: 'A', type: 'NUMBER(19,0)' },
+      { target: 'B', type: 'NUMBER(10,0)' },
+      { target: 'C', type: 'NUMBER(12,3)' },
+    ];
+    const result = drift(contract, table);
+    expect(result.widen).toEqual([{ target: 'A', type: 'NUMBER(19,0)' }]);
+    expect(result.problems).toEqual([
+      expect.stringMatching(/column C changed type from NUMBER\(10,2\) to NUMBER\(12,3\)/),
+    ]);
   });
 
   it('reports every problem of a table at once', () => {
