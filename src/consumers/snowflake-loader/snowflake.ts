@@ -1,12 +1,13 @@
 /**
  * The only file that talks to snowflake-sdk: a connection from the config (password or key-pair
  * JWT, OCSP fail-closed, login and statement timeouts) and one `execute`. Errors are translated
- * here: network failures are retryable CONNECTION_FAILED; anything Snowflake answered (SQL, auth,
- * permissions) is not, and never carries bind values.
+ * here: network failures are retryable CONNECTION_FAILED (and count for the 'snowflake' circuit
+ * breaker); anything Snowflake answered (SQL, auth, permissions) is not, and never carries bind values.
  */
 import snowflake from 'snowflake-sdk';
 import type { Config } from '../../config/schema.js';
 import { DsrCdcError } from '../../errors.js';
+import { breakers } from '../../resilience.js';
 
 export type SnowflakeSettings = NonNullable<NonNullable<Config['warehouse']>['snowflake']>;
 export type Row = Record<string, unknown>;
@@ -47,16 +48,21 @@ export async function connectWarehouse(
     connection.connect((error) => (error ? reject(translate(error, 'login')) : resolve()));
   });
   const warehouse: Warehouse = {
+    // every statement goes through the process's 'snowflake' circuit breaker (outages only count)
     execute: <T = Row>(sql: string, binds?: snowflake.Binds) =>
-      new Promise<T[]>((resolve, reject) => {
-        connection.execute({
-          sqlText: sql,
-          ...(binds === undefined ? {} : { binds }),
-          fetchAsString: ['Number'],
-          complete: (error, _statement, rows) =>
-            error ? reject(translate(error, 'statement')) : resolve((rows ?? []) as T[]),
-        });
-      }),
+      breakers.call(
+        'snowflake',
+        () =>
+          new Promise<T[]>((resolve, reject) => {
+            connection.execute({
+              sqlText: sql,
+              ...(binds === undefined ? {} : { binds }),
+              fetchAsString: ['Number'],
+              complete: (error, _statement, rows) =>
+                error ? reject(translate(error, 'statement')) : resolve((rows ?? []) as T[]),
+            });
+          }),
+      ),
     destroy: () =>
       new Promise<void>((resolve) => {
         if (!connection.isUp()) resolve();
