@@ -4,7 +4,9 @@
  * supervisor restarts it rather than letting it idle), and stop what was started in reverse order,
  * even after a failure half-way through starting.
  */
+import type { Kafka } from 'kafkajs';
 import { DsrCdcError } from '../errors.js';
+import { ensureTopics, type TopicSpec } from '../kafka/topics.js';
 import type { Logger } from '../observability/logger.js';
 
 export interface StagePart {
@@ -69,4 +71,21 @@ export function aborted(signal: AbortSignal): Promise<void> {
     if (signal.aborted) resolve();
     else signal.addEventListener('abort', () => resolve(), { once: true });
   });
+}
+
+/** The first part of a stage: the topics it writes (its DLQ …) exist before anything uses them. */
+export function topicsPart(kafka: Kafka, specs: TopicSpec[]): StagePart {
+  return {
+    name: 'topics',
+    start: async () => {
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        await ensureTopics(admin, specs);
+      } finally {
+        await admin.disconnect();
+      }
+    },
+    stop: async () => undefined,
+  };
 }

@@ -5,7 +5,8 @@
  * any other error contributes only its class.
  */
 import type { Message } from 'kafkajs';
-import { isDsrCdcError } from '../errors.js';
+import { type DsrCdcError, decide, isDsrCdcError } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
 import { type TopicFamilies, type TopicSpec, topicSpec } from './topics.js';
 
@@ -41,4 +42,25 @@ export function deadLetter(stage: string, poison: Poison, error: unknown): Messa
       'dsr-cdc.error': reason,
     },
   };
+}
+
+/**
+ * A consumer stage's answer to an event that failed: its dead letter when the error policy says
+ * DLQ (logged by position, never by value); otherwise `stop` is called (the event may be fine, e.g.
+ * the registry was unreachable, or we have a bug: never park it) and the error is thrown.
+ */
+export function deadLetterOrStop(
+  stage: string,
+  poison: Poison,
+  error: unknown,
+  stop: (error: Error) => void,
+  logger: Logger,
+): Message {
+  if (decide(error) !== 'dlq') {
+    stop(error as Error);
+    throw error;
+  }
+  const { topic, partition, offset } = poison;
+  logger.warn({ topic, partition, offset, code: (error as DsrCdcError).code }, 'event sent to the DLQ');
+  return deadLetter(stage, poison, error);
 }

@@ -8,9 +8,9 @@ import { DsrCdcError } from '../../errors.js';
 import { contractById, createRegistry } from '../../events/registry.js';
 import { createKafka, createProducer } from '../../kafka/client.js';
 import { dlqTopic } from '../../kafka/dlq.js';
-import { ensureTopics, loadTopicFamilies } from '../../kafka/topics.js';
+import { loadTopicFamilies } from '../../kafka/topics.js';
 import { child, type Logger } from '../../observability/logger.js';
-import { runStage, type StagePart } from '../stage.js';
+import { runStage, type StagePart, topicsPart } from '../stage.js';
 import { type LoaderOptions, SnowflakeLoader, STAGE } from './loader.js';
 import { connectWarehouse, type SnowflakeSettings, type Warehouse } from './snowflake.js';
 
@@ -72,19 +72,7 @@ export async function runSnowflakeLoader(config: Config, logger: Logger, signal:
   await runStage(
     STAGE,
     [
-      {
-        name: 'topics',
-        start: async () => {
-          const admin = kafka.admin();
-          await admin.connect();
-          try {
-            await ensureTopics(admin, [dlq]);
-          } finally {
-            await admin.disconnect();
-          }
-        },
-        stop: async () => undefined,
-      },
+      topicsPart(kafka, [dlq]),
       { name: 'producer', start: () => producer.connect(), stop: () => producer.disconnect() },
       {
         name: 'snowflake',

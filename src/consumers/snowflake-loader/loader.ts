@@ -15,9 +15,9 @@
  */
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
-import { DsrCdcError, decide } from '../../errors.js';
+import { DsrCdcError } from '../../errors.js';
 import { decodeWire } from '../../events/registry.js';
-import { deadLetter } from '../../kafka/dlq.js';
+import { deadLetterOrStop } from '../../kafka/dlq.js';
 import { PatternConsumer } from '../../kafka/pattern-consumer.js';
 import type { Logger } from '../../observability/logger.js';
 import { metrics, secondsSince } from '../../observability/metrics.js';
@@ -350,21 +350,8 @@ export class SnowflakeLoader {
     message: KafkaMessage,
     dead: Message[],
   ): void {
-    if (decide(error) !== 'dlq') {
-      this.onFatal(error as Error);
-      throw error;
-    }
-    dead.push(
-      deadLetter(
-        STAGE,
-        { topic, partition, offset: message.offset, key: message.key, value: message.value },
-        error,
-      ),
-    );
-    this.logger.warn(
-      { topic, partition, offset: message.offset, code: (error as DsrCdcError).code },
-      'event sent to the DLQ',
-    );
+    const poison = { topic, partition, offset: message.offset, key: message.key, value: message.value };
+    dead.push(deadLetterOrStop(STAGE, poison, error, this.onFatal, this.logger));
   }
 }
 

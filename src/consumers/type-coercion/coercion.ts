@@ -8,10 +8,10 @@
  */
 import { type SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
-import { DsrCdcError, decide } from '../../errors.js';
+import { DsrCdcError } from '../../errors.js';
 import type { ChangeEnvelope } from '../../events/envelope.js';
 import { decodeWire } from '../../events/registry.js';
-import { deadLetter } from '../../kafka/dlq.js';
+import { deadLetterOrStop } from '../../kafka/dlq.js';
 import { PatternConsumer } from '../../kafka/pattern-consumer.js';
 import { ensureTopics, type TopicFamilies, type TopicSpec, topicSpec } from '../../kafka/topics.js';
 import type { Logger } from '../../observability/logger.js';
@@ -101,23 +101,9 @@ export class TypeCoercion {
         messages.push(encoded);
         out.set(target.spec.name, messages);
       } catch (error) {
-        if (decide(error) !== 'dlq') {
-          // the event may be fine (registry unreachable) or we have a bug: never park it in the DLQ
-          this.onFatal(error as Error);
-          throw error;
-        }
         const { topic, partition } = batch;
-        dead.push(
-          deadLetter(
-            STAGE,
-            { topic, partition, offset: message.offset, key: message.key, value: message.value },
-            error,
-          ),
-        );
-        this.logger.warn(
-          { topic, partition, offset: message.offset, code: (error as DsrCdcError).code },
-          'event sent to the DLQ',
-        );
+        const poison = { topic, partition, offset: message.offset, key: message.key, value: message.value };
+        dead.push(deadLetterOrStop(STAGE, poison, error, this.onFatal, this.logger));
       }
     }
     const topicMessages = [...out].map(([topic, messages]) => ({ topic, messages }));

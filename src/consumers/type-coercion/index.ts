@@ -6,9 +6,9 @@ import type { Config } from '../../config/schema.js';
 import { contractById, createRegistry } from '../../events/registry.js';
 import { createKafka, createProducer } from '../../kafka/client.js';
 import { dlqTopic } from '../../kafka/dlq.js';
-import { ensureTopics, loadTopicFamilies } from '../../kafka/topics.js';
+import { loadTopicFamilies } from '../../kafka/topics.js';
 import { child, type Logger } from '../../observability/logger.js';
-import { runStage } from '../stage.js';
+import { runStage, topicsPart } from '../stage.js';
 import { type CoercionOptions, STAGE, TypeCoercion } from './coercion.js';
 import type { CoercionSettings, TimestampSource } from './matrix.js';
 
@@ -60,19 +60,7 @@ export async function runTypeCoercion(config: Config, logger: Logger, signal: Ab
   await runStage(
     STAGE,
     [
-      {
-        name: 'topics',
-        start: async () => {
-          const admin = kafka.admin();
-          await admin.connect();
-          try {
-            await ensureTopics(admin, [dlq]);
-          } finally {
-            await admin.disconnect();
-          }
-        },
-        stop: async () => undefined,
-      },
+      topicsPart(kafka, [dlq]),
       { name: 'producer', start: () => producer.connect(), stop: () => producer.disconnect() },
       coercion,
     ],
