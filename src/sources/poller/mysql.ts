@@ -14,9 +14,8 @@ import mysql from 'mysql2/promise';
 import { DsrCdcError } from '../../errors.js';
 import type { PgType } from '../../events/pg-types.js';
 import type { SqlTableConfig } from './config.js';
-import { splitTable } from './postgres.js';
 import { checkColumns, type HorizonReading, type SqlDriver, type SqlTablePlan } from './sql.js';
-import { quoteIdent } from './watermark.js';
+import { quoteIdent, splitTable } from './watermark.js';
 
 /** The Postgres types MySQL columns map to (OIDs as in pg_type, so contracts read the same). */
 const PG: Record<string, PgType> = Object.fromEntries(
@@ -347,36 +346,5 @@ export class MysqlPollerDriver implements SqlDriver {
   toEventText(plan: SqlTablePlan, row: (string | null)[]): (string | null)[] {
     const mapped = this.mappings.get(`${plan.schema}.${plan.table}`) ?? [];
     return row.map((value, i) => (value === null ? null : (mapped[i]?.text ?? same)(value)));
-  }
-
-  async keys(plan: SqlTablePlan): Promise<string[][]> {
-    const q = (name: string) => quoteIdent('mysql', name);
-    return (await this.query(
-      `SELECT ${plan.key.map(q).join(', ')} FROM ${q(plan.schema)}.${q(plan.table)}`,
-      [],
-    )) as string[][];
-  }
-
-  async test(tables: readonly SqlTableConfig[]) {
-    const checks: { name: string; ok: boolean; detail?: string }[] = [];
-    try {
-      await this.connect();
-      checks.push({ name: 'connect', ok: true });
-    } catch (error) {
-      checks.push({ name: 'connect', ok: false, detail: (error as Error).message });
-      return checks;
-    }
-    for (const config of tables) {
-      const [schema, table] = splitTable(config.table);
-      const select = await this.query(
-        `SELECT 1 FROM ${quoteIdent('mysql', schema)}.${quoteIdent('mysql', table)} LIMIT 1`,
-        [],
-      ).then(
-        () => ({ ok: true }),
-        (error: Error) => ({ ok: false, detail: error.message }),
-      );
-      checks.push({ name: `select ${config.table}`, ...select });
-    }
-    return checks;
   }
 }

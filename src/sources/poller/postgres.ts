@@ -24,7 +24,7 @@ import { TEXT_TYPES } from '../postgres/snapshot.js';
 import { EXACT_TEXT_OPTIONS } from '../postgres/source.js';
 import type { SqlTableConfig } from './config.js';
 import { checkColumns, type HorizonReading, type SqlDriver, type SqlTablePlan } from './sql.js';
-import { quoteIdent } from './watermark.js';
+import { quoteIdent, splitTable } from './watermark.js';
 
 const TIMESTAMP_TYPES = new Set(['timestamptz', 'timestamp', 'date']);
 const INTEGER_TYPES = new Set(['int2', 'int4', 'int8']);
@@ -32,11 +32,6 @@ const INTEGER_TYPES = new Set(['int2', 'int4', 'int8']);
 /** The base type a column maps as (domains resolved). */
 function baseType(type: PgType): PgType {
   return type.kind === 'domain' && type.base ? baseType(type.base) : type;
-}
-
-export function splitTable(qualified: string): [string, string] {
-  const dot = qualified.indexOf('.');
-  return [qualified.slice(0, dot), qualified.slice(dot + 1)];
 }
 
 export class PostgresPollerDriver implements SqlDriver {
@@ -225,37 +220,6 @@ export class PostgresPollerDriver implements SqlDriver {
 
   toEventText(_plan: SqlTablePlan, row: (string | null)[]): (string | null)[] {
     return row;
-  }
-
-  async keys(plan: SqlTablePlan): Promise<string[][]> {
-    const q = (name: string) => quoteIdent('postgres', name);
-    return (await this.query(
-      `SELECT ${plan.key.map(q).join(', ')} FROM ${q(plan.schema)}.${q(plan.table)}`,
-      [],
-    )) as string[][];
-  }
-
-  async test(tables: readonly SqlTableConfig[]) {
-    const checks: { name: string; ok: boolean; detail?: string }[] = [];
-    try {
-      await this.connect();
-      checks.push({ name: 'connect', ok: true });
-    } catch (error) {
-      checks.push({ name: 'connect', ok: false, detail: (error as Error).message });
-      return checks;
-    }
-    for (const config of tables) {
-      const [schema, table] = splitTable(config.table);
-      const select = await this.query(
-        `SELECT 1 FROM ${quoteIdent('postgres', schema)}.${quoteIdent('postgres', table)} LIMIT 1`,
-        [],
-      ).then(
-        () => ({ ok: true }),
-        (error: Error) => ({ ok: false, detail: error.message }),
-      );
-      checks.push({ name: `select ${config.table}`, ...select });
-    }
-    return checks;
   }
 
   private async run<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<pg.QueryResult<R>> {

@@ -26,7 +26,9 @@ import {
   cursorOrdinal,
   type Dialect,
   type HorizonSample,
+  quoteIdent,
   releaseHorizon,
+  splitTable,
   type Watermark,
 } from './watermark.js';
 
@@ -72,10 +74,6 @@ export interface SqlDriver {
   query(sql: string, params: string[]): Promise<(string | null)[][]>;
   /** The text the contract's value mapping reads (Postgres text form), per column. */
   toEventText(plan: SqlTablePlan, row: (string | null)[]): (string | null)[];
-  /** Every key of the table (for delete detection by comparison). */
-  keys(plan: SqlTablePlan): Promise<string[][]>;
-  /** Connectivity and permission checks (connect + read one row of each table). */
-  test(tables: readonly SqlTableConfig[]): Promise<TestReport['checks']>;
 }
 
 export interface SqlPollerOptions {
@@ -144,7 +142,7 @@ export class SqlPoller {
   }
 
   async test(): Promise<TestReport['checks']> {
-    const checks = await this.driver.test(this.options.tables);
+    const checks = await connectAndRead(this.driver, this.options.tables);
     for (const config of this.options.tables) {
       try {
         const plan = await this.driver.describe(config);
@@ -238,7 +236,7 @@ export class SqlPoller {
    */
   private async compareKeys(table: TableRuntime): Promise<number> {
     const { plan, encoder } = table;
-    const current = new Map((await this.driver.keys(plan)).map((k) => [JSON.stringify(k), k] as const));
+    const current = new Map((await allKeys(this.driver, plan)).map((k) => [JSON.stringify(k), k] as const));
     const known = table.knownKeys;
     table.knownKeys = new Set(current.keys());
     if (!known) return 0;
@@ -272,6 +270,40 @@ export class SqlPoller {
 function isMarked(value: string | null, boolean: boolean): boolean {
   if (value === null) return false;
   return boolean ? ['t', 'true', '1'].includes(value.toLowerCase()) : true;
+}
+
+/** Every key of the table (for delete detection by comparison). */
+async function allKeys(driver: SqlDriver, plan: SqlTablePlan): Promise<string[][]> {
+  const q = (name: string) => quoteIdent(driver.dialect, name);
+  return (await driver.query(
+    `SELECT ${plan.key.map(q).join(', ')} FROM ${q(plan.schema)}.${q(plan.table)}`,
+    [],
+  )) as string[][];
+}
+
+/** Connectivity and permission checks: connect, then read one row of each table. */
+async function connectAndRead(
+  driver: SqlDriver,
+  tables: readonly SqlTableConfig[],
+): Promise<TestReport['checks']> {
+  const checks: TestReport['checks'] = [];
+  try {
+    await driver.connect();
+    checks.push({ name: 'connect', ok: true });
+  } catch (error) {
+    checks.push({ name: 'connect', ok: false, detail: (error as Error).message });
+    return checks;
+  }
+  const q = (name: string) => quoteIdent(driver.dialect, name);
+  for (const config of tables) {
+    const [schema, table] = splitTable(config.table);
+    const select = await driver.query(`SELECT 1 FROM ${q(schema)}.${q(table)} LIMIT 1`, []).then(
+      () => ({ ok: true }),
+      (error: Error) => ({ ok: false, detail: error.message }),
+    );
+    checks.push({ name: `select ${config.table}`, ...select });
+  }
+  return checks;
 }
 
 /** Checks the configured cursor and key against the table's columns; names what is missing. */

@@ -38,6 +38,12 @@ export interface PageQuerySpec {
   limit: number;
 }
 
+/** `schema.table` (as the config names a table) → [schema, table]. */
+export function splitTable(qualified: string): [string, string] {
+  const dot = qualified.indexOf('.');
+  return [qualified.slice(0, dot), qualified.slice(dot + 1)];
+}
+
 export function quoteIdent(dialect: Dialect, name: string): string {
   return dialect === 'postgres' ? `"${name.replace(/"/g, '""')}"` : `\`${name.replace(/`/g, '``')}\``;
 }
