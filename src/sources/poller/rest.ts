@@ -18,6 +18,7 @@ import { DsrCdcError } from '../../errors.js';
 import type { ContractCatalog, TableEncoder } from '../../events/contracts.js';
 import type { PgType } from '../../events/pg-types.js';
 import type { Logger } from '../../observability/logger.js';
+import { breakers } from '../../resilience.js';
 import type { TestReport } from '../../runtime/component.js';
 import type { Relation } from '../postgres/pgoutput.js';
 import type { Poller } from './component.js';
@@ -360,53 +361,68 @@ export class RestPoller implements Poller {
       ),
     );
     let refreshedAfter401 = false;
-    return policy.execute(async () => {
-      const wait = this.bucket.reserve();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      let response: Response;
-      try {
-        response = await fetch(url, {
-          headers: { accept: 'application/json', ...(await this.authorization()) },
-          signal: AbortSignal.timeout(this.config.timeoutMs),
-        });
-      } catch (error) {
-        if (error instanceof DsrCdcError) throw error;
-        throw new DsrCdcError('CONNECTION_FAILED', `GET ${path} failed: ${(error as Error).message}`, {
-          retryable: true,
-          cause: error,
-        });
-      }
-      if (response.status === 401 && this.config.auth.type === 'oauth2' && !refreshedAfter401) {
-        // the server may end a token before its stated expiry: one fresh token, then the verdict
-        await response.body?.cancel();
-        refreshedAfter401 = true;
-        this.token = undefined;
-        throw new DsrCdcError(
-          'CONNECTION_FAILED',
-          `the API refused the OAuth2 token for ${path}; refreshing it`,
-          { retryable: true },
-        );
-      }
-      if (response.status === 429) {
-        await response.body?.cancel();
-        const after = retryAfterMs(response.headers.get('retry-after'), this.now());
-        if (after !== undefined) this.bucket.pauseUntil(this.now() + after);
-        throw httpError(429, path);
-      }
-      if (!response.ok) {
-        await response.body?.cancel();
-        throw httpError(response.status, path);
-      }
-      const text = await response.text();
-      try {
-        return { body: JSON.parse(text) as unknown, link: response.headers.get('link') };
-      } catch {
-        throw new DsrCdcError(
-          'REQUEST_REJECTED',
-          `the API answered ${path} with a body that is not JSON (content-type ${response.headers.get('content-type') ?? 'none'}); check baseUrl and path`,
-        );
-      }
-    });
+    // each attempt goes through the API's circuit breaker: an API that is down fails fast
+    return policy.execute(() =>
+      breakers.call(`rest:${this.name}`, () =>
+        this.attempt(url, path, () => {
+          if (refreshedAfter401) return false;
+          refreshedAfter401 = true;
+          return true;
+        }),
+      ),
+    );
+  }
+
+  /** One GET; `mayRefreshToken()` says whether a 401 may be answered with a fresh OAuth2 token. */
+  private async attempt(
+    url: URL,
+    path: string,
+    mayRefreshToken: () => boolean,
+  ): Promise<{ body: unknown; link: string | null }> {
+    const wait = this.bucket.reserve();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        headers: { accept: 'application/json', ...(await this.authorization()) },
+        signal: AbortSignal.timeout(this.config.timeoutMs),
+      });
+    } catch (error) {
+      if (error instanceof DsrCdcError) throw error;
+      throw new DsrCdcError('CONNECTION_FAILED', `GET ${path} failed: ${(error as Error).message}`, {
+        retryable: true,
+        cause: error,
+      });
+    }
+    if (response.status === 401 && this.config.auth.type === 'oauth2' && mayRefreshToken()) {
+      // the server may end a token before its stated expiry: one fresh token, then the verdict
+      await response.body?.cancel();
+      this.token = undefined;
+      throw new DsrCdcError(
+        'CONNECTION_FAILED',
+        `the API refused the OAuth2 token for ${path}; refreshing it`,
+        { retryable: true },
+      );
+    }
+    if (response.status === 429) {
+      await response.body?.cancel();
+      const after = retryAfterMs(response.headers.get('retry-after'), this.now());
+      if (after !== undefined) this.bucket.pauseUntil(this.now() + after);
+      throw httpError(429, path);
+    }
+    if (!response.ok) {
+      await response.body?.cancel();
+      throw httpError(response.status, path);
+    }
+    const text = await response.text();
+    try {
+      return { body: JSON.parse(text) as unknown, link: response.headers.get('link') };
+    } catch {
+      throw new DsrCdcError(
+        'REQUEST_REJECTED',
+        `the API answered ${path} with a body that is not JSON (content-type ${response.headers.get('content-type') ?? 'none'}); check baseUrl and path`,
+      );
+    }
   }
 
   private async authorization(): Promise<Record<string, string>> {
