@@ -5,6 +5,7 @@ import { runPiiDiscovery } from '../../consumers/pii-discovery/index.js';
 import { runSnowflakeLoader } from '../../consumers/snowflake-loader/index.js';
 import { runTypeCoercion } from '../../consumers/type-coercion/index.js';
 import { createLogger, type Logger } from '../../observability/logger.js';
+import { supervise } from '../../sources/supervise.js';
 import type { CliCommand } from '../main.js';
 import { runUntilSignal } from '../signals.js';
 
@@ -31,6 +32,10 @@ export const consumerRun: CliCommand = {
         const config = loadConfig({ path: options.config, env: context.env });
         const logger = createLogger({ level: config.log.level, component: 'dsr-cdc' });
         const consumer = CONSUMERS[name] as (typeof CONSUMERS)[string];
-        await runUntilSignal(logger, `stopping ${name}`, (signal) => consumer(config, logger, signal));
+        // a retryable failure (Kafka, the registry or Snowflake unreachable) restarts the stage
+        // after a backoff, as `dsr-cdc run` does; anything else ends the command with its error
+        await runUntilSignal(logger, `stopping ${name}`, (signal) =>
+          supervise(() => consumer(config, logger, signal), logger, signal),
+        );
       }),
 };
