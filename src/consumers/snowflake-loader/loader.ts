@@ -185,7 +185,7 @@ export class SnowflakeLoader {
       });
 
     if (target && changes.length > 0)
-      await this.apply(target.contract, partition, changes, topic, applied, next);
+      await this.apply(target.contract, partition, changes, topic, applied, next, heartbeat);
     // changes Snowflake already holds (a replay, or a batch re-read after a crash) were skipped above
     resolveOffset(last.offset);
     await consumer.commitOffsets([{ topic, partition, offset: next.toString() }]);
@@ -205,9 +205,19 @@ export class SnowflakeLoader {
     topic: string,
     applied: bigint | null,
     next: bigint,
+    heartbeat: () => Promise<void>,
   ): Promise<void> {
     const { deletes } = this.options;
-    const w = this.warehouse;
+    // a long batch must not outlast the group's session timeout: heartbeat between statements
+    // (kafkajs sends one only when its interval has passed)
+    const w: Warehouse = {
+      execute: async <T>(text: string, binds?: Parameters<Warehouse['execute']>[1]) => {
+        const rows = await this.warehouse.execute<T>(text, binds);
+        await heartbeat();
+        return rows;
+      },
+      destroy: () => this.warehouse.destroy(),
+    };
     await w.execute('BEGIN');
     try {
       for (const segment of fold(changes, contract.columns, contract.key)) {
