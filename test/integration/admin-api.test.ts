@@ -5,11 +5,10 @@
  * submitted with POST /dsr/requests and answered end to end.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
 import { loadConnections } from '../../src/config/connections.js';
 import { loadConfig } from '../../src/config/load.js';
 import { parseDsrResult } from '../../src/dsr/contracts.js';
@@ -17,7 +16,7 @@ import { createLogger } from '../../src/observability/logger.js';
 import { runRuntime } from '../../src/runtime/index.js';
 import { CdcFixture } from '../support/cdc.js';
 import { uniqueName } from '../support/names.js';
-import { waitFor } from '../support/source-process.js';
+import { waitFor, writeSourceConfig } from '../support/source-process.js';
 
 describe('admin API of dsr-cdc run', () => {
   const fx = new CdcFixture();
@@ -53,40 +52,18 @@ describe('admin API of dsr-cdc run', () => {
     table = await fx.table('customers', 'id int PRIMARY KEY, email text, plan text');
     await fx.admin.query(`INSERT INTO ${table} VALUES (1, $1, 'gold'), (2, NULL, 'free')`, [email]);
     await fx.publish();
-    const c = loadConnections();
-    const configPath = join(dir, 'dsr-cdc.yaml');
-    writeFileSync(
-      configPath,
-      stringify({
-        pipeline: { name: pipeline },
-        kafka: { brokers: c.kafka.brokers, clientId: pipeline },
-        registry: { url: c.registry.url },
-        sources: {
-          [fx.source]: {
-            kind: 'postgres',
-            connection: {
-              host: c.postgres.host,
-              port: c.postgres.port,
-              database: c.postgres.database,
-              user: c.postgres.user,
-              password: '${env:DSR_CDC_TEST_PG_PASSWORD}',
-            },
-            publication: fx.publication,
-            slot: fx.slot,
-            tables: { include: [`public.${table}`] },
-            heartbeatIntervalMs: 500,
-          },
-        },
-        dsr: { pepper: '${env:DSR_CDC_TEST_PEPPER}', answerWaitMs: 60_000 },
-        admin: {
-          listen: { host: '127.0.0.1', port: 0 },
-          token: '${env:DSR_CDC_TEST_ADMIN_TOKEN}',
-          bodyLimit: 4096,
-        },
-        runtime: { shutdownTimeoutMs: 30_000 },
-        log: { level: 'warn' },
-      }),
-    );
+    const configPath = writeSourceConfig(fx, dir, [table], {
+      pipeline: { name: pipeline },
+      kafka: { brokers: loadConnections().kafka.brokers, clientId: pipeline },
+      dsr: { pepper: '${env:DSR_CDC_TEST_PEPPER}', answerWaitMs: 60_000 },
+      admin: {
+        listen: { host: '127.0.0.1', port: 0 },
+        token: '${env:DSR_CDC_TEST_ADMIN_TOKEN}',
+        bodyLimit: 4096,
+      },
+      runtime: { shutdownTimeoutMs: 30_000 },
+      log: { level: 'warn' },
+    });
     const config = loadConfig({ path: configPath, env });
     running = runRuntime(
       config,

@@ -6,12 +6,11 @@
  * clear, base64 (standard and url-safe) or hex.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
 import { loadConnections } from '../../src/config/connections.js';
 import { loadConfig } from '../../src/config/load.js';
 import { piiDiscoveryTopics } from '../../src/consumers/pii-discovery/index.js';
@@ -21,7 +20,7 @@ import { metrics } from '../../src/observability/metrics.js';
 import { runRuntime } from '../../src/runtime/index.js';
 import { CdcFixture } from '../support/cdc.js';
 import { uniqueName } from '../support/names.js';
-import { waitFor } from '../support/source-process.js';
+import { waitFor, writeSourceConfig } from '../support/source-process.js';
 
 const ROWS = 200;
 
@@ -75,34 +74,18 @@ describe('canaries never leave the data path', () => {
     await fx.open();
     table = await fx.table('people', 'id int PRIMARY KEY, email text, card text, note text');
     await fx.publish();
-    const c = loadConnections();
-    const configPath = join(dir, 'dsr-cdc.yaml');
-    writeFileSync(
-      configPath,
-      stringify({
+    const configPath = writeSourceConfig(
+      fx,
+      dir,
+      [table],
+      {
         pipeline: { name: pipeline },
-        kafka: { brokers: c.kafka.brokers, clientId: pipeline },
-        registry: { url: c.registry.url },
-        sources: {
-          [fx.source]: {
-            kind: 'postgres',
-            connection: {
-              host: c.postgres.host,
-              port: c.postgres.port,
-              database: c.postgres.database,
-              user: c.postgres.user,
-              password: '${env:CANARY_PG_PASSWORD}',
-            },
-            publication: fx.publication,
-            slot: fx.slot,
-            tables: { include: [`public.${table}`] },
-            heartbeatIntervalMs: 500,
-          },
-        },
+        kafka: { brokers: loadConnections().kafka.brokers, clientId: pipeline },
         dsr: { pepper: '${env:CANARY_PEPPER}', answerWaitMs: 60_000 },
         admin: { listen: { host: '127.0.0.1', port: 0 }, token: '${env:CANARY_TOKEN}' },
         log: { level: 'debug' },
-      }),
+      },
+      '${env:CANARY_PG_PASSWORD}',
     );
     const config = loadConfig({
       path: configPath,

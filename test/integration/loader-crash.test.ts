@@ -5,13 +5,12 @@
  * equals the source table: no change lost, no row twice, no deleted row back.
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConnections } from '../../src/config/connections.js';
 import { CdcFixture, type RunningSource } from '../support/cdc.js';
-import { spawnSource, waitFor } from '../support/source-process.js';
+import { spawnSource, waitFor, writeSourceConfig } from '../support/source-process.js';
 import { WarehouseFixture } from '../support/warehouse.js';
 
 const KILLS = 5;
@@ -48,33 +47,26 @@ describe('snowflake loader under kill -9', () => {
 
   /** The config a user would write for this loader, the password as a secret reference. */
   function writeConfig(name: string, maxBytes: number): string {
-    const c = loadConnections();
     const s = wh.settings;
-    const path = join(dir, name);
-    writeFileSync(
-      path,
-      [
-        `pipeline: { name: ${wh.run} }`,
-        `kafka: { brokers: [${c.kafka.brokers.join(', ')}], clientId: loader-crash }`,
-        `registry: { url: ${c.registry.url} }`,
-        'sources: {}',
-        'warehouse:',
-        '  snowflake:',
-        `    account: ${s.account}`,
-        `    accessUrl: ${s.accessUrl}`,
-        `    insecure: ${s.insecure}`,
-        `    topics: '^warehouse\\.${fx.source}\\.'`,
-        `    username: ${s.username}`,
-        '    password: "${env:DSR_CDC_TEST_SF_PASSWORD}"',
-        `    warehouse: ${s.warehouse}`,
-        `    database: ${s.database}`,
-        `    schema: ${s.schema}`,
-        `    batch: { maxWaitMs: 100, minBytes: 1, maxBytes: ${maxBytes} }`,
-        'log: { level: warn }',
-        '',
-      ].join('\n'),
-    );
-    return path;
+    const into = join(dir, name);
+    mkdirSync(into);
+    return writeSourceConfig(fx, into, [], {
+      pipeline: { name: wh.run },
+      warehouse: {
+        snowflake: {
+          account: s.account,
+          accessUrl: s.accessUrl,
+          insecure: s.insecure,
+          topics: `^warehouse\\.${fx.source}\\.`,
+          username: s.username,
+          password: '${env:DSR_CDC_TEST_SF_PASSWORD}',
+          warehouse: s.warehouse,
+          database: s.database,
+          schema: s.schema,
+          batch: { maxWaitMs: 100, minBytes: 1, maxBytes },
+        },
+      },
+    });
   }
 
   const offsetsMoved = async (): Promise<number> => {
@@ -89,8 +81,8 @@ describe('snowflake loader under kill -9', () => {
   it(`loses and duplicates nothing across ${KILLS} SIGKILLs of the loader during a load`, async () => {
     // small fetches while killing: many transactions, so the kills land between and inside them;
     // large ones for the final catch-up, which only has to be correct
-    const killed = writeConfig('killed.yaml', 8192);
-    const catchUp = writeConfig('catch-up.yaml', 4 * 1024 * 1024);
+    const killed = writeConfig('killed', 8192);
+    const catchUp = writeConfig('catch-up', 4 * 1024 * 1024);
     const start = (config = killed) => {
       const child = spawnSource(fx, config, ['consumer', 'run', 'snowflake-loader']);
       children.push(child);

@@ -6,32 +6,48 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { stringify } from 'yaml';
 import { loadConnections } from '../../src/config/connections.js';
 import type { CdcFixture } from './cdc.js';
 
-/** Writes a config capturing `tables` of the fixture into `dir`; returns its path. */
-export function writeSourceConfig(fx: CdcFixture, dir: string, tables: string[]): string {
+/**
+ * Writes a config capturing `tables` of the fixture (none: no source) into `dir`; returns its
+ * path. `sections` replace or add top-level sections (pipeline, dsr, admin, warehouse, log …);
+ * `pgPassword` is the reference the source's password is written as.
+ */
+export function writeSourceConfig(
+  fx: CdcFixture,
+  dir: string,
+  tables: string[],
+  sections: Record<string, unknown> = {},
+  pgPassword = '${env:DSR_CDC_TEST_PG_PASSWORD}',
+): string {
   const c = loadConnections();
+  const source = {
+    kind: 'postgres',
+    connection: {
+      host: c.postgres.host,
+      port: c.postgres.port,
+      database: c.postgres.database,
+      user: c.postgres.user,
+      password: pgPassword,
+    },
+    publication: fx.publication,
+    slot: fx.slot,
+    tables: { include: tables.map((t) => `public.${t}`) },
+    snapshot: { mode: 'initial', chunkRows: 1000 },
+    heartbeatIntervalMs: 500,
+  };
   const path = join(dir, 'dsr-cdc.yaml');
-  writeFileSync(
-    path,
-    [
-      'pipeline: { name: process-test }',
-      `kafka: { brokers: [${c.kafka.brokers.join(', ')}], clientId: process-test }`,
-      `registry: { url: ${c.registry.url} }`,
-      'sources:',
-      `  ${fx.source}:`,
-      '    kind: postgres',
-      `    connection: { host: ${c.postgres.host}, port: ${c.postgres.port}, database: ${c.postgres.database}, user: ${c.postgres.user}, password: "\${env:DSR_CDC_TEST_PG_PASSWORD}" }`,
-      `    publication: ${fx.publication}`,
-      `    slot: ${fx.slot}`,
-      `    tables: { include: [${tables.map((t) => `public.${t}`).join(', ')}] }`,
-      '    snapshot: { mode: initial, chunkRows: 1000 }',
-      '    heartbeatIntervalMs: 500',
-      'log: { level: warn }',
-      '',
-    ].join('\n'),
-  );
+  const config = {
+    pipeline: { name: 'process-test' },
+    kafka: { brokers: c.kafka.brokers, clientId: 'process-test' },
+    registry: { url: c.registry.url },
+    sources: tables.length > 0 ? { [fx.source]: source } : {},
+    log: { level: 'warn' },
+    ...sections,
+  };
+  writeFileSync(path, stringify(config));
   return path;
 }
 
