@@ -14,14 +14,8 @@ import {
   type PgType,
   toAvroValue,
 } from '../../../src/events/pg-types.js';
+import { arrayOf, base, numericMod } from '../../support/pg-types.js';
 
-const base = (name: string, extra: Partial<PgType> = {}): PgType => ({
-  oid: 0,
-  name,
-  kind: 'base',
-  ...extra,
-});
-const arrayOf = (element: PgType): PgType => ({ oid: 0, name: `_${element.name}`, kind: 'array', element });
 const column = (type: PgType, extra: Partial<PgColumn> = {}): PgColumn => ({
   name: 'c',
   type,
@@ -29,8 +23,6 @@ const column = (type: PgType, extra: Partial<PgColumn> = {}): PgColumn => ({
   notNull: false,
   ...extra,
 });
-/** atttypmod of numeric(p,s), as Postgres packs it (scale is 11-bit signed). */
-const numericMod = (precision: number, scale: number) => ((precision << 16) | (scale & 0x7ff)) + 4;
 
 const INT64_MAX = 2n ** 63n - 1n;
 const INT64_MIN = -(2n ** 63n);

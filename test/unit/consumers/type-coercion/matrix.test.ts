@@ -23,11 +23,8 @@ import {
   type PgType,
   toAvroValue,
 } from '../../../../src/events/pg-types.js';
+import { arrayOf, base, numericMod } from '../../../support/pg-types.js';
 
-const base = (name: string): PgType => ({ oid: 0, name, kind: 'base' });
-const arrayOf = (element: PgType): PgType => ({ oid: 0, name: `_${element.name}`, kind: 'array', element });
-/** atttypmod of numeric(p,s), as Postgres packs it (scale is 11-bit signed). */
-const numericMod = (precision: number, scale: number) => ((precision << 16) | (scale & 0x7ff)) + 4;
 const mood: PgType = { oid: 0, name: 'mood', kind: 'enum', enumLabels: ['sad', 'happy'] };
 
 const pg = (type: PgType, extra: Partial<PgColumn> = {}): PgColumn => ({

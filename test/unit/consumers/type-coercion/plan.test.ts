@@ -22,12 +22,10 @@ import {
   avroRecordSchema,
   avroTypeOptions,
   type PgColumn,
-  type PgType,
   toAvroValue,
 } from '../../../../src/events/pg-types.js';
+import { base, numericMod } from '../../../support/pg-types.js';
 
-const base = (name: string): PgType => ({ oid: 0, name, kind: 'base' });
-const numericMod = (precision: number, scale: number) => ((precision << 16) | (scale & 0x7ff)) + 4;
 const col = (name: string, type: string, extra: Partial<PgColumn> = {}): PgColumn => ({
   name,
   type: base(type),

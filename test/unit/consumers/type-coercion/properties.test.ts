@@ -11,9 +11,9 @@ import {
   type PgColumn,
   toAvroValue,
 } from '../../../../src/events/pg-types.js';
+import { numericMod } from '../../../support/pg-types.js';
 
 const SETTINGS = { unconstrainedNumericScale: 9, columns: {} };
-const numericMod = (precision: number, scale: number) => ((precision << 16) | (scale & 0x7ff)) + 4;
 const column = (name: string, typeMod = -1): PgColumn => ({
   name: 'c',
   type: { oid: 0, name, kind: 'base' },
