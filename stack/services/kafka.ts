@@ -107,7 +107,12 @@ export function kafkaService(): Service {
       writeConfig();
       if (!existsSync(join(dataDir, 'meta.properties'))) {
         const clusterId = randomBytes(16).toString('base64url');
-        await run('java', javaArgs('kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', config));
+        // `--cluster-id=<id>` in one argument: a base64url id may start with '-' (1 run in 64),
+        // which as a separate argument the tool's parser takes for an option
+        await run(
+          'java',
+          javaArgs('kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', config),
+        );
       }
     },
     running: async () => runningPid(pidFile) !== undefined,
