@@ -270,7 +270,7 @@ async function measureThroughput(
     for (let id = from; id < Math.min(from + CHUNK, options.events + 1); id++) {
       lsn += 200n;
       messages.push(
-        await encoder.encode({
+        encoder.encode({
           op: 'c',
           before: null,
           after: rowText(person(id)),

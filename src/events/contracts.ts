@@ -13,6 +13,7 @@ import { type TopicFamilies, type TopicSpec, topicSpec } from '../kafka/topics.j
 import { type RawValue, type Relation, UNCHANGED_TOAST } from '../sources/postgres/pgoutput.js';
 import { avroNamespace, type ChangeEnvelope, envelopeSchema, type ForeignKey, type Op } from './envelope.js';
 import { avroFieldNames, avroRecordSchema, type PgColumn, type PgType, toAvroValue } from './pg-types.js';
+import { wireEncoder } from './registry.js';
 
 /** Catalog facts of the given type OIDs (see pg-catalog.ts). */
 export type TypeCatalog = (oids: number[]) => Promise<Map<number, PgType>>;
@@ -34,7 +35,7 @@ export interface TableEncoder {
   readonly keySchemaId: number;
   readonly valueSchemaId: number;
   /** Key: the key columns of `after` (or of `before` for a delete); null for a truncate. */
-  encode(change: ChangeToEncode): Promise<{ key: Buffer | null; value: Buffer }>;
+  encode(change: ChangeToEncode): { key: Buffer | null; value: Buffer };
 }
 
 /** What the catalog knows of a table beyond its columns. */
@@ -115,6 +116,8 @@ export class ContractCatalog {
       `${topic.name}-value`,
       envelopeSchema(namespace, rowSchema, foreignKeys),
     );
+    const encodeKey = await wireEncoder(registry, keyId);
+    const encodeValue = await wireEncoder(registry, valueId);
     const fieldNames = avroFieldNames(columns);
     const keyFieldNames = keyIndexes.map((i) => fieldNames[i] as string);
 
@@ -136,7 +139,7 @@ export class ContractCatalog {
       topic,
       keySchemaId: keyId,
       valueSchemaId: valueId,
-      async encode(change) {
+      encode(change) {
         const keyTuple = change.after ?? change.before;
         let key: Buffer | null = null;
         if (keyTuple) {
@@ -151,7 +154,7 @@ export class ContractCatalog {
             }
             keyRecord[keyFieldNames[i] as string] = toAvroValue(keyColumns[i] as PgColumn, value);
           });
-          key = await registry.encode(keyId, keyRecord);
+          key = encodeKey(keyRecord);
         }
         const unchanged: string[] = [];
         const envelope: ChangeEnvelope = {
@@ -174,7 +177,7 @@ export class ContractCatalog {
           },
           tsMs: BigInt(now()),
         };
-        return { key, value: await registry.encode(valueId, envelope) };
+        return { key, value: encodeValue(envelope) };
       },
     };
   }

@@ -10,7 +10,7 @@ import { type SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-regis
 import type { EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
 import { DsrCdcError } from '../../errors.js';
 import type { ChangeEnvelope } from '../../events/envelope.js';
-import { decodeWire } from '../../events/registry.js';
+import { decodeWire, type WireEncoder, wireEncoder } from '../../events/registry.js';
 import { deadLetterOrStop } from '../../kafka/dlq.js';
 import { PatternConsumer } from '../../kafka/pattern-consumer.js';
 import { ensureTopics, type TopicFamilies, type TopicSpec, topicSpec } from '../../kafka/topics.js';
@@ -34,8 +34,8 @@ export interface CoercionOptions {
 interface Registered {
   plan: TablePlan;
   spec: TopicSpec;
-  keySchemaId: number;
-  valueSchemaId: number;
+  encodeKey: WireEncoder;
+  encodeValue: WireEncoder;
 }
 
 export class TypeCoercion {
@@ -93,8 +93,8 @@ export class TypeCoercion {
         const target = await this.registered(batch.topic, schemaId, keySchemaId);
         const { key, row } = target.plan.coerce(value as ChangeEnvelope, this.options.onOutOfRange);
         const encoded: Message = {
-          key: key === null ? null : await this.registry.encode(target.keySchemaId, key),
-          value: await this.registry.encode(target.valueSchemaId, row),
+          key: key === null ? null : target.encodeKey(key),
+          value: target.encodeValue(row),
           partition: batch.partition % target.spec.partitions,
         };
         const messages = out.get(target.spec.name) ?? [];
@@ -172,7 +172,11 @@ export class TypeCoercion {
         ),
       ]);
       this.logger.info({ topic: spec.name, valueSchemaId: value.id }, 'warehouse contract registered');
-      return { plan, spec, keySchemaId: key.id, valueSchemaId: value.id };
+      const [encodeKey, encodeValue] = await Promise.all([
+        wireEncoder(this.registry, key.id),
+        wireEncoder(this.registry, value.id),
+      ]);
+      return { plan, spec, encodeKey, encodeValue };
     } catch (error) {
       const status = (error as { status?: number }).status;
       if (status === 409 || status === 422) {

@@ -76,7 +76,7 @@ export class PollerPublisher {
   async publish(encoder: TableEncoder, change: ChangeToEncode): Promise<void> {
     let encoded: { key: Buffer | null; value: Buffer };
     try {
-      encoded = await encoder.encode(change);
+      encoded = encoder.encode(change);
     } catch (error) {
       if (error instanceof DsrCdcError) throw error;
       // the registry client names the fields that do not fit (paths, never values)

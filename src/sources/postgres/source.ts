@@ -210,7 +210,7 @@ export class PostgresSource {
           const { rows, lastKey } = await reader.next(record.lastKey);
           if (rows.length === 0) break;
           for (const row of rows) {
-            const encoded = await encoder.encode({
+            const encoded = encoder.encode({
               op: 'r',
               before: null,
               after: row,
@@ -311,7 +311,7 @@ export class PostgresSource {
             const encoder = encoders.get(output.relation.oid);
             // a table in the publication that the include/exclude patterns leave out
             if (!encoder) continue;
-            const encoded = await encoder.encode({
+            const encoded = encoder.encode({
               op: output.op,
               before: output.before,
               after: output.after,

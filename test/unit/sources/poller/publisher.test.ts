@@ -32,7 +32,7 @@ const encoder = {
   topic: { name: 'cdc.s.app.t', partitions: 1, config: {} },
   keySchemaId: 1,
   valueSchemaId: 2,
-  encode: async () => ({ key: Buffer.from('k'), value: Buffer.from('v') }),
+  encode: () => ({ key: Buffer.from('k'), value: Buffer.from('v') }),
 } as TableEncoder;
 
 const change = {
