@@ -107,6 +107,49 @@ const BIGINT_LONG = avsc.types.LongType.__with({
 });
 
 /**
+ * Fast paths for longs within ±(2^52 - 1) (positions, ids, times, counts: nearly all of them):
+ * avsc's own number varint, instead of an 8-byte buffer per value (a tenth of the source's CPU).
+ * Other values take the hooks above. The bytes are the same Avro zigzag varint either way.
+ */
+interface AvscTap {
+  pos: number;
+  writeLong(n: number): void;
+  readLong(): number;
+}
+interface AvscLongInternals {
+  _write(tap: AvscTap, value: unknown): void;
+  _read(tap: AvscTap): bigint;
+}
+// avsc's varint arithmetic on doubles is exact while the zigzag value (2|n| or 2|n|-1) stays below 2^53
+const FAST_LIMIT = 2 ** 52 - 1;
+const FAST_MIN = BigInt(-FAST_LIMIT);
+const FAST_MAX = BigInt(FAST_LIMIT);
+const fast = (n: number) => n >= -FAST_LIMIT && n <= FAST_LIMIT && Number.isInteger(n);
+const SLOW_LONG = BIGINT_LONG as unknown as AvscLongInternals;
+// avsc freezes its types, so the fast paths live on an object that inherits the type
+const FAST_LONG: typeof BIGINT_LONG = Object.create(BIGINT_LONG, {
+  _write: {
+    value(this: AvscLongInternals, tap: AvscTap, value: unknown) {
+      if (typeof value === 'bigint' ? value >= FAST_MIN && value <= FAST_MAX : fast(value as number)) {
+        tap.writeLong(Number(value));
+      } else {
+        SLOW_LONG._write.call(this, tap, value);
+      }
+    },
+  },
+  _read: {
+    value(this: AvscLongInternals, tap: AvscTap): bigint {
+      const start = tap.pos;
+      const n = tap.readLong();
+      // a zigzag value beyond 2^53 is rounded, but only ever to a result outside the fast range
+      if (fast(n)) return BigInt(n);
+      tap.pos = start;
+      return SLOW_LONG._read.call(this, tap);
+    },
+  },
+});
+
+/**
  * The options every avsc `Type.forSchema` of a dsr-cdc schema needs; for the registry client pass
  * them as `new SchemaRegistry(args, { [SchemaType.AVRO]: avroTypeOptions() })`. A fresh object per
  * call, because avsc stores its registry of named types in the options it is given. The hook
@@ -117,7 +160,7 @@ export function avroTypeOptions(): Partial<avsc.ForSchemaOptions> {
   return {
     typeHook: (schema) => {
       const name = typeof schema === 'string' ? schema : isTypeObject(schema) ? schema.type : undefined;
-      return name === 'long' ? BIGINT_LONG : undefined;
+      return name === 'long' ? FAST_LONG : undefined;
     },
   };
 }
