@@ -59,16 +59,19 @@ export function buildRequest(
     if (!(error instanceof DsrCdcError)) throw error;
     contract = error.message.split('\n').slice(1);
   }
-  // identifiers that fit the contract but that the answerer could not search
-  const unsearchable = (Array.isArray(input.identifiers) ? input.identifiers : []).flatMap(
-    ({ type, value }, index) =>
-      IDENTIFIER_TYPES.includes(type) &&
+  // identifiers that fit the contract but that the answerer could not search; an item that is not
+  // an object (null, a string, …) is the contract's to report, as `identifiers[<i>]`
+  const items: unknown[] = Array.isArray(input.identifiers) ? input.identifiers : [];
+  const unsearchable = items.flatMap((item, index) => {
+    if (typeof item !== 'object' || item === null) return [];
+    const { type, value } = item as { type?: unknown; value?: unknown };
+    return IDENTIFIER_TYPES.includes(type as IdentifierType) &&
       typeof value === 'string' &&
       value.trim() !== '' &&
-      normalizeIdentifier(type, value, detect) === null
-        ? [`  identifiers[${index}].value: expected ${EXPECTED[type]}`]
-        : [],
-  );
+      normalizeIdentifier(type as IdentifierType, value, detect) === null
+      ? [`  identifiers[${index}].value: expected ${EXPECTED[type as IdentifierType]}`]
+      : [];
+  });
   const problems = [...contract, ...unsearchable];
   if (request !== undefined && problems.length === 0) return request;
   throw new DsrCdcError('EVENT_INVALID', `invalid DSR request:\n${problems.join('\n')}`, {

@@ -181,6 +181,8 @@ describe('admin API of dsr-cdc run', () => {
       [{ type: 'access', identifiers: [] }, 'identifiers'],
       [{ type: 'access', identifiers: [{ type: 'email', value: email }], color: 'red' }, 'color'],
       [[{ type: 'access' }], '(root)'],
+      [{ type: 'access', identifiers: [null] }, 'identifiers[0]'],
+      [{ type: 'access', identifiers: [email] }, 'identifiers[0]'],
     ];
     for (const [body, field] of cases) {
       const response = await post('/dsr/requests', body);

@@ -104,6 +104,15 @@ describe('submitRequest', () => {
     expect(producer.sent).toHaveLength(1);
   });
 
+  it('refuses identifiers that are not objects (null, a string, a number) naming the item', async () => {
+    for (const item of [null, EMAIL, 42]) {
+      const error = await refused({ type: 'access', identifiers: [{ type: 'email', value: EMAIL }, item] });
+      expect(error.field).toBe('identifiers[1]');
+      expect(error.message).toMatch(/^invalid DSR request:\n {2}identifiers\[1\]: expected an object, got /);
+      expect(error.message).not.toContain(EMAIL);
+    }
+  });
+
   it('reports both contract and identifier problems at once', async () => {
     const error = await refused({
       requestId: 'not ok',
