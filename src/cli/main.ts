@@ -10,17 +10,6 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { type ErrorCode, isDsrCdcError } from '../errors.js';
-import { auditShow, auditVerify } from './commands/audit.js';
-import { configCheck } from './commands/config-check.js';
-import { consumerRun } from './commands/consumer-run.js';
-import { dsrResult } from './commands/dsr-result.js';
-import { dsrSubmit } from './commands/dsr-submit.js';
-import { pollerRun } from './commands/poller-run.js';
-import { pollerSync } from './commands/poller-sync.js';
-import { pollerTest } from './commands/poller-test.js';
-import { replayCommand } from './commands/replay.js';
-import { runCommand } from './commands/run.js';
-import { sourceRun } from './commands/source-run.js';
 import { CliExit } from './exit.js';
 
 /** What commands get from the process, passed in so that tests can run the CLI in-process. */
@@ -48,28 +37,43 @@ export interface CliCommand {
   build(context: CliContext): Command;
 }
 
-const COMMANDS: readonly CliCommand[] = [
-  runCommand,
-  configCheck,
-  sourceRun,
-  pollerRun,
-  pollerSync,
-  pollerTest,
-  consumerRun,
-  dsrSubmit,
-  dsrResult,
-  auditShow,
-  auditVerify,
-  replayCommand,
+/**
+ * Every command by the words that invoke it. A command's module, and the libraries it needs, is
+ * loaded only when it runs (or for help): `source run` does not carry the warehouse's or the admin
+ * API's libraries in its memory.
+ */
+const COMMANDS: readonly { words: readonly [string, string?]; load: () => Promise<CliCommand> }[] = [
+  { words: ['run'], load: async () => (await import('./commands/run.js')).runCommand },
+  { words: ['config', 'check'], load: async () => (await import('./commands/config-check.js')).configCheck },
+  { words: ['source', 'run'], load: async () => (await import('./commands/source-run.js')).sourceRun },
+  { words: ['poller', 'run'], load: async () => (await import('./commands/poller-run.js')).pollerRun },
+  { words: ['poller', 'sync'], load: async () => (await import('./commands/poller-sync.js')).pollerSync },
+  { words: ['poller', 'test'], load: async () => (await import('./commands/poller-test.js')).pollerTest },
+  { words: ['consumer', 'run'], load: async () => (await import('./commands/consumer-run.js')).consumerRun },
+  { words: ['dsr', 'submit'], load: async () => (await import('./commands/dsr-submit.js')).dsrSubmit },
+  { words: ['dsr', 'result'], load: async () => (await import('./commands/dsr-result.js')).dsrResult },
+  { words: ['audit', 'show'], load: async () => (await import('./commands/audit.js')).auditShow },
+  { words: ['audit', 'verify'], load: async () => (await import('./commands/audit.js')).auditVerify },
+  { words: ['replay'], load: async () => (await import('./commands/replay.js')).replayCommand },
 ];
+
+/** The command that argv invokes, or every command (help, a typo, a group alone). */
+function commandsFor(argv: readonly string[]): typeof COMMANDS {
+  const [first, second] = argv;
+  const invoked = COMMANDS.filter(
+    ({ words: [group, name] }) => group === first && (name === undefined || name === second),
+  );
+  return invoked.length === 1 ? invoked : COMMANDS;
+}
 
 const USER_MISTAKES: ReadonlySet<ErrorCode> = new Set(['CONFIG_INVALID', 'PREREQUISITE_MISSING']);
 
-function buildProgram(context: CliContext): Command {
+async function buildProgram(argv: readonly string[], context: CliContext): Promise<Command> {
   const program = new Command('dsr-cdc')
     .description('Change-data-capture pipeline for privacy engineering')
     .version(packageVersion());
-  for (const command of COMMANDS) {
+  const commands = await Promise.all(commandsFor(argv).map(({ load }) => load()));
+  for (const command of commands) {
     const parent =
       command.group === undefined
         ? program
@@ -84,7 +88,7 @@ function buildProgram(context: CliContext): Command {
 /** Runs the CLI on `argv` (without node and script) and returns the exit code. */
 export async function run(argv: readonly string[], context: CliContext = processContext()): Promise<number> {
   try {
-    await buildProgram(context).parseAsync(argv, { from: 'user' });
+    await (await buildProgram(argv, context)).parseAsync(argv, { from: 'user' });
     return 0;
   } catch (error) {
     // commander has already printed help, the version or its usage error.
