@@ -156,7 +156,7 @@ describe('MySQL/MariaDB poller', () => {
     expect(committed.filter((id) => !seen.has(String(id)))).toEqual([]);
   });
 
-  it('publishes append-only rows as op c in incrementing mode, and names a missing table', async () => {
+  it('publishes append-only rows as op c in incrementing mode, names a missing table, refuses an integer cursor in timestamp mode', async () => {
     const t = await table('log', 'id BIGINT AUTO_INCREMENT PRIMARY KEY, message TEXT');
     await db.query(`INSERT INTO \`${t.name}\` (message) VALUES ('a'), ('b'), ('c')`);
     const path = writePollerConfig(dir, fx.source, [
@@ -179,5 +179,18 @@ describe('MySQL/MariaDB poller', () => {
     const failed = await pollerComponent(missing, fx.source).sync();
     expect(failed.status).toBe('failed');
     expect(failed.error).toContain(`table ${database}.no_such_table does not exist`);
+
+    // timestamp mode bounds cursors by NOW(6) − lag: an integer cursor would be compared with a year
+    const integerCursor = writePollerConfig(
+      dir,
+      fx.source,
+      mariadbPollerLines([`{ table: ${database}.${t.name}, cursor: id }`]),
+    );
+    const refused = await pollerComponent(integerCursor, fx.source).sync();
+    expect(refused.status).toBe('failed');
+    expect(refused.error).toContain(`cursor column "id" of ${database}.${t.name} is bigint(20), an integer`);
+    expect(refused.error).toContain(
+      `use mode: incrementing (sources.${fx.source}.tables[${database}.${t.name}].mode)`,
+    );
   });
 });

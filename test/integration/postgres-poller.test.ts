@@ -207,7 +207,7 @@ describe('Postgres poller', () => {
     expect(appended.map((e) => e.value.source.seq).sort()).toEqual([1n, 2n, 3n, 4n]);
   });
 
-  it('names a missing table or column, and warns about a cursor without an index', async () => {
+  it('names a missing table or column, refuses an integer cursor in timestamp mode, and warns about a cursor without an index', async () => {
     const table = await fx.table(
       'bad',
       'id bigint PRIMARY KEY, updated_at timestamptz NOT NULL DEFAULT now()',
@@ -229,6 +229,19 @@ describe('Postgres poller', () => {
     );
     const noColumn = await pollerComponent(missingColumn, fx.source).sync();
     expect(noColumn.error).toContain(`cursor column "changed_at" does not exist in public.${table}`);
+
+    // timestamp mode bounds cursors by now() − lag: an integer cursor cannot be compared with it
+    const integerCursor = writePollerConfig(
+      dir,
+      fx.source,
+      postgresPollerLines([`{ table: public.${table}, cursor: id }`]),
+    );
+    const refused = await pollerComponent(integerCursor, fx.source).sync();
+    expect(refused.status).toBe('failed');
+    expect(refused.error).toContain(`cursor column "id" of public.${table} is int8, an integer`);
+    expect(refused.error).toContain(
+      `use mode: incrementing (sources.${fx.source}.tables[public.${table}].mode)`,
+    );
 
     const unindexed = writePollerConfig(
       dir,

@@ -59,11 +59,13 @@ const sqlTable = z.strictObject({
     .default('timestamp')
     .meta({
       description:
-        'timestamp: rows whose cursor (a timestamp or integer column set on every write) moved; ' +
+        'timestamp: rows whose cursor (a timestamp or date column set on every write) moved; an ' +
+        'integer cursor is refused here, since the poll bound is the clock; ' +
         'incrementing: append-only rows by an increasing integer key.',
     }),
   cursor: nonEmpty.optional().meta({
-    description: 'Cursor column; required in timestamp mode, the integer key in incrementing mode.',
+    description:
+      'Cursor column: a timestamp or date column in timestamp mode (required), the integer key in incrementing mode.',
   }),
   key: z.array(nonEmpty).min(1).optional().meta({ description: 'Key columns (default: the primary key).' }),
   deletes,

@@ -14,7 +14,13 @@ import mysql from 'mysql2/promise';
 import { DsrCdcError } from '../../errors.js';
 import type { PgType } from '../../events/pg-types.js';
 import type { SqlTableConfig } from './config.js';
-import { checkColumns, type HorizonReading, type SqlDriver, type SqlTablePlan } from './sql.js';
+import {
+  checkColumns,
+  checkCursorKind,
+  type HorizonReading,
+  type SqlDriver,
+  type SqlTablePlan,
+} from './sql.js';
 import { quoteIdent, splitTable } from './watermark.js';
 
 /** The Postgres types MySQL columns map to (OIDs as in pg_type, so contracts read the same). */
@@ -241,19 +247,17 @@ export class MysqlPollerDriver implements SqlDriver {
     this.mappings.set(config.table, mapped);
     const typeOf = (name: string) => (mapped[names.indexOf(name)] as Mapped).type.name;
     const cursorType = typeOf(cursor);
-    const cursorKind = ['timestamp', 'timestamptz', 'date'].includes(cursorType)
-      ? 'timestamp'
-      : ['int2', 'int4', 'int8'].includes(cursorType)
-        ? 'integer'
-        : undefined;
-    const cursorField = `sources.${this.source}.tables[${config.table}].cursor`;
-    if (cursorKind === undefined || (config.mode === 'incrementing' && cursorKind !== 'integer')) {
-      throw new DsrCdcError(
-        'CONFIG_INVALID',
-        `cursor column "${cursor}" of ${config.table} is not ${config.mode === 'incrementing' ? 'an integer' : 'a DATETIME, TIMESTAMP, DATE or integer'} column; fix ${cursorField}`,
-        { field: cursorField },
-      );
-    }
+    const cursorKind = checkCursorKind(
+      this.source,
+      config,
+      cursor,
+      ['timestamp', 'timestamptz', 'date'].includes(cursorType)
+        ? 'timestamp'
+        : ['int2', 'int4', 'int8'].includes(cursorType)
+          ? 'integer'
+          : undefined,
+      columns[names.indexOf(cursor)]?.columnType ?? cursorType,
+    );
     const binaryKey = key.find((k) => typeOf(k) === 'bytea');
     if (binaryKey) {
       throw new DsrCdcError(

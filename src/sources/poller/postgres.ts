@@ -23,7 +23,13 @@ import type { PgType } from '../../events/pg-types.js';
 import { TEXT_TYPES } from '../postgres/snapshot.js';
 import { EXACT_TEXT_OPTIONS } from '../postgres/source.js';
 import type { SqlTableConfig } from './config.js';
-import { checkColumns, type HorizonReading, type SqlDriver, type SqlTablePlan } from './sql.js';
+import {
+  checkColumns,
+  checkCursorKind,
+  type HorizonReading,
+  type SqlDriver,
+  type SqlTablePlan,
+} from './sql.js';
 import { quoteIdent, splitTable } from './watermark.js';
 
 const TIMESTAMP_TYPES = new Set(['timestamptz', 'timestamp', 'date']);
@@ -112,23 +118,17 @@ export class PostgresPollerDriver implements SqlDriver {
       pk.rows.map((r) => r.name),
     );
     const cursorType = baseType((columns.find((c) => c.name === cursor) as (typeof columns)[number]).type);
-    const cursorKind = TIMESTAMP_TYPES.has(cursorType.name)
-      ? 'timestamp'
-      : INTEGER_TYPES.has(cursorType.name)
-        ? 'integer'
-        : undefined;
-    if (cursorKind === undefined || (config.mode === 'incrementing' && cursorKind !== 'integer')) {
-      const cursorField = `sources.${this.source}.tables[${config.table}].cursor`;
-      throw new DsrCdcError(
-        'CONFIG_INVALID',
-        `cursor column "${cursor}" of ${config.table} is ${cursorType.name}; ` +
-          (config.mode === 'incrementing'
-            ? 'incrementing mode needs an integer'
-            : 'expected a timestamp, date or integer') +
-          ` column; fix ${cursorField}`,
-        { field: cursorField },
-      );
-    }
+    const cursorKind = checkCursorKind(
+      this.source,
+      config,
+      cursor,
+      TIMESTAMP_TYPES.has(cursorType.name)
+        ? 'timestamp'
+        : INTEGER_TYPES.has(cursorType.name)
+          ? 'integer'
+          : undefined,
+      cursorType.name,
+    );
     const indexed = await this.run<{ indexed: boolean }>(
       `SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
                        WHERE i.indrelid = $1 AND a.attname = $2) AS indexed`,

@@ -353,3 +353,41 @@ export function checkColumns(
     throw missing('soft-delete', soft, 'deletes.softDeleteColumn');
   return { cursor, key };
 }
+
+/**
+ * Whether the cursor column's kind fits the table's mode; throws CONFIG_INVALID naming the column
+ * and the fix. Timestamp mode compares the cursor with the clock (`now() − safetyLagMs`), which an
+ * integer cannot be compared with: an integer cursor is the key of an append-only table, polled in
+ * incrementing mode. `typeName` is the column's database type, for the message.
+ */
+export function checkCursorKind(
+  source: string,
+  config: SqlTableConfig,
+  cursor: string,
+  kind: CursorKind | undefined,
+  typeName: string,
+): CursorKind {
+  const field = `sources.${source}.tables[${config.table}]`;
+  const column = `cursor column "${cursor}" of ${config.table} is ${typeName}`;
+  if (config.mode === 'incrementing') {
+    if (kind === 'integer') return kind;
+    throw new DsrCdcError(
+      'CONFIG_INVALID',
+      `${column}: incrementing mode needs an integer column; fix ${field}.cursor`,
+      { field: `${field}.cursor` },
+    );
+  }
+  if (kind === 'timestamp') return kind;
+  if (kind === 'integer') {
+    throw new DsrCdcError(
+      'CONFIG_INVALID',
+      `${column}, an integer: timestamp mode bounds cursors by the clock (now − safetyLagMs) and needs a timestamp or date column; for an append-only table keyed by an increasing integer use mode: incrementing (${field}.mode)`,
+      { field: `${field}.mode` },
+    );
+  }
+  throw new DsrCdcError(
+    'CONFIG_INVALID',
+    `${column}: timestamp mode needs a timestamp or date column; fix ${field}.cursor`,
+    { field: `${field}.cursor` },
+  );
+}

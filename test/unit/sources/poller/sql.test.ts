@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { DsrCdcError } from '../../../../src/errors.js';
 import type { PgType } from '../../../../src/events/pg-types.js';
 import { mapMysqlColumn } from '../../../../src/sources/poller/mysql.js';
-import { checkColumns } from '../../../../src/sources/poller/sql.js';
+import { checkColumns, checkCursorKind } from '../../../../src/sources/poller/sql.js';
 
 describe('checkColumns', () => {
   const columns = ['id', 'updated_at', 'deleted_at'];
@@ -36,6 +37,36 @@ describe('checkColumns', () => {
     );
     expect(() => checkColumns('s', table({}), columns, ['id'])).toThrow(
       'timestamp mode needs a cursor column',
+    );
+  });
+});
+
+describe('checkCursorKind', () => {
+  const table = (mode: 'timestamp' | 'incrementing') =>
+    ({ table: 'app.orders', mode }) as Parameters<typeof checkCursorKind>[1];
+
+  it('accepts a timestamp cursor in timestamp mode and an integer in incrementing mode', () => {
+    expect(checkCursorKind('s', table('timestamp'), 'updated_at', 'timestamp', 'timestamptz')).toBe(
+      'timestamp',
+    );
+    expect(checkCursorKind('s', table('incrementing'), 'id', 'integer', 'int8')).toBe('integer');
+  });
+
+  it('refuses an integer cursor in timestamp mode, naming the table, the column and mode: incrementing', () => {
+    // the bound of timestamp mode is now() − lag: an integer compared with it is a type error
+    // (Postgres) or a comparison with a year (MySQL), never a working poll
+    const refuse = () => checkCursorKind('s', table('timestamp'), 'version', 'integer', 'int8');
+    expect(refuse).toThrow(DsrCdcError);
+    expect(refuse).toThrow('cursor column "version" of app.orders is int8, an integer');
+    expect(refuse).toThrow('use mode: incrementing (sources.s.tables[app.orders].mode)');
+  });
+
+  it('names the fix for a cursor of no usable kind', () => {
+    expect(() => checkCursorKind('s', table('timestamp'), 'name', undefined, 'text')).toThrow(
+      'cursor column "name" of app.orders is text: timestamp mode needs a timestamp or date column; fix sources.s.tables[app.orders].cursor',
+    );
+    expect(() => checkCursorKind('s', table('incrementing'), 'at', 'timestamp', 'timestamptz')).toThrow(
+      'incrementing mode needs an integer column',
     );
   });
 });
