@@ -56,8 +56,6 @@ export const SOURCE_USAGE = `usage: npm run bench -- source [options]
   --cpu-prof             run the source under \`node --cpu-prof\` and summarise where its time went
   --trace-batches        record every kafkajs sendBatch of the source (size, duration) and summarise
   --trace-memory         sample the source's process.memoryUsage() (heap, external, buffers) and summarise
-  --experiment E         what-if change inside the source process, repeatable (see lib/source-hooks.ts):
-                         linear-grouping | split-batches=N
 `;
 
 interface Options {
@@ -79,7 +77,6 @@ interface Options {
   cpuProf: boolean;
   traceBatches: boolean;
   traceMemory: boolean;
-  experiments: string[];
 }
 
 function parseOptions(argv: string[]): Options {
@@ -105,7 +102,6 @@ function parseOptions(argv: string[]): Options {
       'cpu-prof': { type: 'boolean', default: false },
       'trace-batches': { type: 'boolean', default: false },
       'trace-memory': { type: 'boolean', default: false },
-      experiment: { type: 'string', multiple: true, default: [] },
     },
   });
   const positive = (name: string, text: string | undefined, min = 1): number => {
@@ -139,11 +135,6 @@ function parseOptions(argv: string[]): Options {
     cpuProf: values['cpu-prof'] ?? false,
     traceBatches: values['trace-batches'] ?? false,
     traceMemory: values['trace-memory'] ?? false,
-    experiments: (values.experiment ?? []).map((e) => {
-      if (!/^(linear-grouping|split-batches=[1-9]\d*)$/.test(e))
-        throw new Error(`--experiment: unknown '${e}'`);
-      return e;
-    }),
   };
 }
 
@@ -193,7 +184,7 @@ async function scenario(
   const profileDir = options.cpuProf ? `${scratch.directory}-profile` : undefined;
   const traceFile = options.traceBatches ? `${scratch.directory}-batches.txt` : undefined;
   const memoryFile = options.traceMemory ? `${scratch.directory}-memory.txt` : undefined;
-  const hooks = traceFile !== undefined || memoryFile !== undefined || options.experiments.length > 0;
+  const hooks = traceFile !== undefined || memoryFile !== undefined;
   // Ctrl-C: the source (same process group) gets the signal too; remove what this scenario made
   const onSignal = () => {
     console.log('\n  interrupted: cleaning up');
@@ -222,9 +213,6 @@ async function scenario(
         ...scratch.childEnv(),
         ...(traceFile ? { DSR_CDC_BENCH_TRACE: traceFile } : {}),
         ...(memoryFile ? { DSR_CDC_BENCH_MEMORY: memoryFile } : {}),
-        ...(options.experiments.length > 0
-          ? { DSR_CDC_BENCH_EXPERIMENTS: options.experiments.join(',') }
-          : {}),
       },
       nodeArgs: [
         ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
@@ -670,9 +658,6 @@ export async function runSourceBench(argv: string[]): Promise<void> {
           (o.batchMessages === undefined ? '' : `, batch.maxMessages ${o.batchMessages}`) +
           (o.maxBuffered === undefined ? '' : `, batch.maxBufferedMessages ${o.maxBuffered}`),
       ],
-      ...(o.experiments.length > 0
-        ? ([['EXPERIMENT (not the shipped code)', o.experiments.join(', ')]] as Lines)
-        : []),
     ]),
   );
   const titles = {
