@@ -164,12 +164,15 @@ export function pollerSourceSchemas(secret: z.ZodType<Secret, string>) {
         .number()
         .int()
         .min(0)
-        .default(200)
+        .optional()
         .meta({
           description:
-            'Timestamp mode: rows newer than now − lag wait for the next run. Open transactions already ' +
-            'hold rows back (the transaction horizon); the lag covers the instant between a transaction ' +
-            'taking its timestamp and showing as open, and cursors set by a client clock.',
+            'Timestamp mode: rows newer than now − lag wait for the next run. On a primary (default 200) ' +
+            'open transactions already hold rows back (the transaction horizon); the lag covers the instant ' +
+            'between a transaction taking its timestamp and showing as open, and cursors set by a client ' +
+            'clock. On a hot standby the primary’s transactions are invisible, so only the lag protects ' +
+            'late commits: it is required there and must exceed the longest write transaction plus the ' +
+            'replay lag (it then also holds back incrementing ids).',
         }),
     }),
     z.strictObject({

@@ -13,6 +13,12 @@
  * `safetyLagMs` (default 200 ms) covers the microseconds between a transaction's start timestamp
  * and its virtual xid lock, and must be raised when cursors come from a client's clock.
  *
+ * Hot standby (a read replica, `pg_is_in_recovery()`): pg_locks there shows only the standby's own
+ * sessions, never the primary's open transactions, so the horizon above cannot see a late commit
+ * coming. Only the lag protects such rows, and it must cover the longest write transaction on the
+ * primary plus the replay lag: the lag is then required in the config (see `safetyLagFor`) and
+ * also holds back incrementing ids (a sample is used only once it is that old).
+ *
  * Values are read as Postgres' text output under the replication source's session settings, so
  * an event of a polled row is identical to the replication source's event of the same row.
  */
@@ -32,6 +38,34 @@ import {
 } from './sql.js';
 import { quoteIdent, splitTable } from './watermark.js';
 
+/** The safety lag on a primary, where the transaction horizon does the rest. */
+export const PRIMARY_SAFETY_LAG_MS = 200;
+
+/**
+ * The safety lag a poll runs with (pure). On a primary the configured lag, else the default; on a
+ * hot standby the lag is all that protects late commits, so a default chosen for a primary is
+ * refused (CONFIG_INVALID) and an explicit one comes with a warning saying so.
+ */
+export function safetyLagFor(
+  source: string,
+  standby: boolean,
+  configuredMs: number | undefined,
+): { lagMs: number; warning?: string } {
+  if (!standby) return { lagMs: configuredMs ?? PRIMARY_SAFETY_LAG_MS };
+  const field = `sources.${source}.safetyLagMs`;
+  if (configuredMs === undefined) {
+    throw new DsrCdcError(
+      'CONFIG_INVALID',
+      `poller '${source}' reads a hot standby (pg_is_in_recovery()), where the primary's open transactions are invisible: only safetyLagMs holds back rows of a transaction that commits late, and the default (${PRIMARY_SAFETY_LAG_MS} ms) is meant for a primary; set ${field} to more than the longest write transaction on the primary plus the standby's replay lag`,
+      { field },
+    );
+  }
+  return {
+    lagMs: configuredMs,
+    warning: `the database is a hot standby: the primary's open transactions are invisible here, so only safetyLagMs (${configuredMs} ms) protects rows of late commits; it must exceed the longest write transaction on the primary plus the replay lag`,
+  };
+}
+
 const TIMESTAMP_TYPES = new Set(['timestamptz', 'timestamp', 'date']);
 const INTEGER_TYPES = new Set(['int2', 'int4', 'int8']);
 
@@ -43,11 +77,14 @@ function baseType(type: PgType): PgType {
 export class PostgresPollerDriver implements SqlDriver {
   readonly dialect = 'postgres' as const;
   private client: pg.Client | undefined;
+  /** Whether the connected server is a hot standby (checked at each connect: a promotion ends it). */
+  private standby = false;
 
   constructor(
     private readonly source: string,
     private readonly connection: pg.ClientConfig,
-    private readonly safetyLagMs: number,
+    /** As configured: undefined takes the primary's default, and is refused on a standby. */
+    private readonly safetyLagMs: number | undefined,
   ) {}
 
   get db(): string {
@@ -68,6 +105,8 @@ export class PostgresPollerDriver implements SqlDriver {
       );
     }
     this.client = client;
+    const { rows } = await this.run<{ standby: boolean }>('SELECT pg_is_in_recovery() AS standby', []);
+    this.standby = rows[0]?.standby === true;
   }
 
   async close(): Promise<void> {
@@ -87,6 +126,7 @@ export class PostgresPollerDriver implements SqlDriver {
   }
 
   async describe(config: SqlTableConfig): Promise<SqlTablePlan> {
+    const { warning: standbyWarning } = safetyLagFor(this.source, this.standby, this.safetyLagMs);
     const [schema, table] = splitTable(config.table);
     const field = `sources.${this.source}.tables[${config.table}].table`;
     const { rows } = await this.run<{ oid: number | null }>('SELECT to_regclass($1)::oid::int8 AS oid', [
@@ -134,11 +174,14 @@ export class PostgresPollerDriver implements SqlDriver {
                        WHERE i.indrelid = $1 AND a.attname = $2) AS indexed`,
       [oid, cursor],
     );
-    const warnings = indexed.rows[0]?.indexed
-      ? []
-      : [
-          `cursor column "${cursor}" of ${config.table} leads no index: every poll scans the table; create an index on (${[cursor, ...key.filter((k) => k !== cursor)].join(', ')})`,
-        ];
+    const warnings = [
+      ...(indexed.rows[0]?.indexed
+        ? []
+        : [
+            `cursor column "${cursor}" of ${config.table} leads no index: every poll scans the table; create an index on (${[cursor, ...key.filter((k) => k !== cursor)].join(', ')})`,
+          ]),
+      ...(standbyWarning ? [standbyWarning] : []),
+    ];
     const soft = config.deletes?.softDeleteColumn;
     return {
       schema,
@@ -176,6 +219,7 @@ export class PostgresPollerDriver implements SqlDriver {
   }
 
   async horizon(plan: SqlTablePlan): Promise<HorizonReading> {
+    const { lagMs } = safetyLagFor(this.source, this.standby, this.safetyLagMs);
     const bound =
       plan.mode === 'incrementing'
         ? `(SELECT max(${quoteIdent('postgres', plan.cursor)}) FROM ${quoteIdent('postgres', plan.schema)}.${quoteIdent('postgres', plan.table)})::text`
@@ -190,16 +234,23 @@ export class PostgresPollerDriver implements SqlDriver {
                   AND a.datname = current_database()) AS vxids,
               ${bound} AS bound
          FROM pg_current_snapshot() AS s`,
-      plan.mode === 'incrementing' ? [] : [this.safetyLagMs],
+      plan.mode === 'incrementing' ? [] : [lagMs],
     );
     const row = rows[0] as { xmin: string; xmax: string; vxids: string[]; bound: string | null };
     const xmin = BigInt(row.xmin);
     const open = new Set(row.vxids);
+    // on a standby an incrementing bound waits out the lag too: the primary's open inserts are unseen
+    const minAgeMs = this.standby && plan.mode === 'incrementing' ? lagMs : 0;
+    const now = Date.now();
     return {
-      sample: { guard: JSON.stringify({ xmax: row.xmax, vxids: row.vxids }), bound: row.bound },
+      sample: { guard: JSON.stringify({ xmax: row.xmax, vxids: row.vxids, at: now }), bound: row.bound },
       released: (sample) => {
-        const guard = JSON.parse(sample.guard) as { xmax: string; vxids: string[] };
-        return BigInt(guard.xmax) <= xmin && guard.vxids.every((vxid) => !open.has(vxid));
+        const guard = JSON.parse(sample.guard) as { xmax: string; vxids: string[]; at: number };
+        return (
+          BigInt(guard.xmax) <= xmin &&
+          guard.vxids.every((vxid) => !open.has(vxid)) &&
+          now - guard.at >= minAgeMs
+        );
       },
     };
   }
