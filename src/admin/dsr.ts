@@ -10,6 +10,7 @@ import { type DsrRequestInput, submitRequest } from '../dsr/client.js';
 import { type DsrRequest, type DsrResult, parseDsrResult } from '../dsr/contracts.js';
 import { DsrCdcError } from '../errors.js';
 import { createProducer } from '../kafka/client.js';
+import { kafkaCall } from '../kafka/failures.js';
 import { readToEnd } from '../kafka/read-to-end.js';
 import { metrics } from '../observability/metrics.js';
 
@@ -25,6 +26,7 @@ export function kafkaDsrService(config: Config, kafka: Kafka): DsrService {
   const topics = piiDiscoveryTopics();
   const detect = config.dsr?.defaultRegion ? { defaultRegion: config.dsr.defaultRegion } : {};
   let producer: Promise<Producer> | undefined;
+  // connect fails with a DsrCdcError (createProducer's connect goes through the 'kafka' breaker)
   const connected = () => {
     producer ??= (async () => {
       const created = createProducer(kafka);
@@ -32,10 +34,7 @@ export function kafkaDsrService(config: Config, kafka: Kafka): DsrService {
       return created;
     })().catch((error: unknown) => {
       producer = undefined;
-      throw new DsrCdcError('CONNECTION_FAILED', `cannot connect to Kafka: ${(error as Error).message}`, {
-        retryable: true,
-        cause: error,
-      });
+      throw error;
     });
     return producer;
   };
@@ -59,21 +58,11 @@ export function kafkaDsrService(config: Config, kafka: Kafka): DsrService {
      */
     result: async (requestId) => {
       let found: string | undefined;
-      try {
-        await readToEnd(kafka, topics.results.name, (message) => {
+      await kafkaCall(`read ${topics.results.name}`, () =>
+        readToEnd(kafka, topics.results.name, (message) => {
           if (found === undefined && message.key?.toString() === requestId) found = message.value?.toString();
-        });
-      } catch (error) {
-        if (error instanceof DsrCdcError) throw error;
-        throw new DsrCdcError(
-          'CONNECTION_FAILED',
-          `cannot read ${topics.results.name}: ${(error as Error).message}`,
-          {
-            retryable: true,
-            cause: error,
-          },
-        );
-      }
+        }),
+      );
       if (found === undefined) return undefined;
       try {
         return parseDsrResult(JSON.parse(found));

@@ -9,6 +9,8 @@ import type { Kafka, Producer } from 'kafkajs';
 import type { DetectOptions } from '../consumers/pii-discovery/detectors.js';
 import { normalizeIdentifier } from '../consumers/pii-discovery/tokens.js';
 import { DsrCdcError } from '../errors.js';
+import { kafkaCall } from '../kafka/failures.js';
+import type { Breakers } from '../resilience.js';
 import {
   type DsrRequest,
   type DsrResult,
@@ -26,6 +28,8 @@ export interface BuildOptions {
   now?: () => Date;
   /** As the answerer's (dsr.defaultRegion): without a region only international phone numbers pass. */
   detect?: DetectOptions;
+  /** The breakers the produce goes through (the 'kafka' one); the process's by default. */
+  breakers?: Breakers;
 }
 
 const EXPECTED: Record<IdentifierType, string> = {
@@ -87,20 +91,18 @@ export async function submitRequest(
   options: BuildOptions = {},
 ): Promise<DsrRequest> {
   const request = buildRequest(input, options);
-  try {
-    await producer.send({
-      topic,
-      acks: -1,
-      messages: [{ key: request.requestId, value: JSON.stringify(request) }],
-    });
-  } catch (error) {
-    // submitting the same request id again is safe: the answerer answers an id once
-    throw new DsrCdcError(
-      'CONNECTION_FAILED',
-      `could not produce DSR request ${request.requestId} to ${topic}: ${(error as Error).message}`,
-      { retryable: true, cause: error },
-    );
-  }
+  // an outage is a retryable CONNECTION_FAILED: submitting the same request id again is safe, as
+  // the answerer answers an id once
+  await kafkaCall(
+    `produce DSR request ${request.requestId} to ${topic}`,
+    () =>
+      producer.send({
+        topic,
+        acks: -1,
+        messages: [{ key: request.requestId, value: JSON.stringify(request) }],
+      }),
+    options.breakers,
+  );
   return request;
 }
 

@@ -10,11 +10,16 @@
  * - `enqueue` waits while `maxBufferedMessages` are not yet durable: memory stays bounded when
  *   Kafka is slow or down, and the wait propagates back to the source (backpressure).
  * - A batch that fails after the client's own retries fails the producer: every later call
- *   rejects with that error. Nothing after a gap is ever reported durable.
+ *   rejects with that error (classified by kafkaError: retryable for an outage, REQUEST_REJECTED
+ *   for a broker's refusal). Nothing after a gap is ever reported durable.
+ * - Every request goes through the 'kafka' circuit breaker: while it is open, a batch fails at
+ *   once with a retryable CONNECTION_FAILED instead of waiting out kafkajs' retries again.
  */
 import type { Message, Producer } from 'kafkajs';
-import { DsrCdcError } from '../errors.js';
+import type { DsrCdcError } from '../errors.js';
 import { metrics, secondsSince } from '../observability/metrics.js';
+import { type Breakers, breakers as processBreakers } from '../resilience.js';
+import { kafkaCall, kafkaError } from './failures.js';
 
 export interface OutgoingMessage {
   topic: string;
@@ -56,6 +61,7 @@ export class BatchingProducer {
   constructor(
     private readonly producer: Producer,
     private readonly options: BatchingOptions = DEFAULT_BATCHING,
+    private readonly breakers: Breakers = processBreakers,
   ) {}
 
   /** The highest ticket that is durable together with every earlier one. */
@@ -131,7 +137,8 @@ export class BatchingProducer {
     const batch = this.waiting.splice(0, count);
     this.waitingBytes -= bytes;
     const upTo = this.lastTicket - this.waiting.length;
-    this.inFlight = this.send(batch).then(
+    const action = `produce a batch of ${batch.length} messages`;
+    this.inFlight = this.send(batch, action).then(
       () => {
         this.durable = upTo;
         this.inFlight = undefined;
@@ -140,19 +147,7 @@ export class BatchingProducer {
         if (this.waiting.length > 0) this.kick();
       },
       (error: unknown) => {
-        const refused = refusedByBroker(error);
-        this.failure = refused
-          ? new DsrCdcError(
-              'REQUEST_REJECTED',
-              `Kafka refused a batch of ${batch.length} messages (${refused}): ${(error as Error).message}` +
-                (refused === 'MESSAGE_TOO_LARGE' ? '; raise max.message.bytes of the topic' : ''),
-              { cause: error },
-            )
-          : new DsrCdcError(
-              'CONNECTION_FAILED',
-              `Kafka did not acknowledge a batch of ${batch.length} messages: ${(error as Error).message}`,
-              { retryable: true, cause: error },
-            );
+        this.failure = kafkaError(error, action);
         this.inFlight = undefined;
         this.releaseWaiters();
       },
@@ -163,7 +158,7 @@ export class BatchingProducer {
     for (const resolve of this.spaceWaiters.splice(0)) resolve();
   }
 
-  private async send(batch: OutgoingMessage[]): Promise<void> {
+  private async send(batch: OutgoingMessage[], action: string): Promise<void> {
     const byTopic = new Map<string, Message[]>();
     for (const { topic, key, value, partition } of batch) {
       const messages = byTopic.get(topic) ?? [];
@@ -171,30 +166,16 @@ export class BatchingProducer {
       messages.push(partition === undefined ? { key, value } : { key, value, partition });
     }
     const started = process.hrtime.bigint();
-    await this.producer.sendBatch({
-      acks: -1,
-      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-    });
+    await kafkaCall(
+      action,
+      () =>
+        this.producer.sendBatch({
+          acks: -1,
+          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+        }),
+      this.breakers,
+    );
     metrics.batchSeconds.observe({ stage: 'produce' }, secondsSince(started));
     for (const [topic, messages] of byTopic) metrics.eventsOut.inc({ topic }, messages.length);
   }
-}
-
-/**
- * The broker's error code when it refused the request for good (a message too large, an
- * authorization failure, …): sending the same batch again cannot succeed, so retrying the source
- * would loop forever. Undefined for connection problems and retriable broker errors. kafkajs wraps
- * the last error when it gives up retrying, so the chain is followed.
- */
-export function refusedByBroker(error: unknown): string | undefined {
-  for (
-    let e = error as
-      | { name?: string; type?: string; retriable?: boolean; originalError?: unknown; cause?: unknown }
-      | undefined;
-    e;
-  ) {
-    if (e.name === 'KafkaJSProtocolError' && e.retriable === false) return e.type ?? 'UNKNOWN';
-    e = (e.originalError ?? e.cause) as typeof e;
-  }
-  return undefined;
 }

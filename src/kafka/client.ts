@@ -3,6 +3,7 @@
  * our pino logger (so redaction applies) at the level they were emitted.
  */
 import {
+  type Admin,
   type Consumer,
   Kafka,
   type KafkaConfig,
@@ -14,6 +15,7 @@ import {
 import type { Config } from '../config/schema.js';
 import { kafkaSsl } from '../config/tls.js';
 import { child, type Logger } from '../observability/logger.js';
+import { kafkaCall } from './failures.js';
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
@@ -52,15 +54,26 @@ export function createKafka(config: Config['kafka'], logger: Logger): Kafka {
 /**
  * The producer every stage uses: idempotent, one request in flight (order per partition holds
  * through retries), no topic auto-creation, and the Java client's murmur2 partitioner, so a
- * key's partition does not depend on which client produced it.
+ * key's partition does not depend on which client produced it. Its `connect` goes through the
+ * 'kafka' circuit breaker and fails with a DsrCdcError (see failures.ts).
  */
 export function createProducer(kafka: Kafka): Producer {
-  return kafka.producer({
+  const producer = kafka.producer({
     idempotent: true,
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
     createPartitioner: Partitioners.DefaultPartitioner,
   });
+  const connect = producer.connect;
+  producer.connect = () => kafkaCall('connect a producer', connect);
+  return producer;
+}
+
+/** A connected admin client; connecting goes through the 'kafka' circuit breaker (see failures.ts). */
+export async function connectAdmin(kafka: Kafka): Promise<Admin> {
+  const admin = kafka.admin();
+  await kafkaCall('connect an admin client', () => admin.connect());
+  return admin;
 }
 
 /**

@@ -4,6 +4,8 @@
  * state covers, so a restart resumes at or before — never after — what is durable.
  */
 import type { Kafka, Producer } from 'kafkajs';
+import { connectAdmin } from './client.js';
+import { kafkaCall } from './failures.js';
 import { readToEnd } from './read-to-end.js';
 import { ensureTopics, loadTopicFamilies, topicSpec } from './topics.js';
 
@@ -18,8 +20,7 @@ export class SourceStateStore {
   }
 
   async ensureTopic(): Promise<void> {
-    const admin = this.kafka.admin();
-    await admin.connect();
+    const admin = await connectAdmin(this.kafka);
     try {
       await ensureTopics(admin, [topicSpec(loadTopicFamilies(), 'source-state')]);
     } finally {
@@ -36,14 +37,19 @@ export class SourceStateStore {
     return latest ? (JSON.parse(latest) as T) : undefined;
   }
 
-  /** Writes the state durably (acks = -1) before resolving. */
+  /** Writes the state durably (acks = -1) before resolving; through the 'kafka' breaker. */
   async write(sourceId: string, state: unknown): Promise<void> {
-    await this.producer.send({
-      topic: this.topic,
-      acks: -1,
-      messages: [
-        { key: sourceId, value: JSON.stringify(state, (_, v) => (typeof v === 'bigint' ? v.toString() : v)) },
-      ],
-    });
+    await kafkaCall(`write the state of ${sourceId} to ${this.topic}`, () =>
+      this.producer.send({
+        topic: this.topic,
+        acks: -1,
+        messages: [
+          {
+            key: sourceId,
+            value: JSON.stringify(state, (_, v) => (typeof v === 'bigint' ? v.toString() : v)),
+          },
+        ],
+      }),
+    );
   }
 }

@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { awaitResult, type DsrRequestInput, submitRequest } from '../../../src/dsr/client.js';
 import type { DsrResult } from '../../../src/dsr/contracts.js';
 import { DsrCdcError } from '../../../src/errors.js';
+import { createMetrics } from '../../../src/observability/metrics.js';
+import { Breakers } from '../../../src/resilience.js';
 
 const EMAIL = 'jane.doe@example.test';
 const NOW = new Date('2025-03-01T10:00:00.000Z');
@@ -123,15 +125,25 @@ describe('submitRequest', () => {
     expect(error.message).toContain('identifiers[0].value: expected an email address');
   });
 
-  it('turns a producer failure into a retryable CONNECTION_FAILED', async () => {
-    const producer = recordingProducer(new Error('broker down'));
-    const error = await submitRequest(producer, 'dsr.requests', {
+  it("turns Kafka's outage into a retryable CONNECTION_FAILED, counted by the 'kafka' breaker", async () => {
+    const outage = Object.assign(new Error('Connection error: connect ECONNREFUSED'), {
+      name: 'KafkaJSConnectionError',
+      retriable: true,
+    });
+    const producer = recordingProducer(outage);
+    const breakers = new Breakers({ consecutiveFailures: 1, halfOpenAfterMs: 60_000 }, createMetrics());
+    const input: DsrRequestInput = {
       requestId: 'r-1',
       type: 'access',
       identifiers: [{ type: 'email', value: EMAIL }],
-    }).catch((e: unknown) => e);
+    };
+    const error = await submitRequest(producer, 'dsr.requests', input, { breakers }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'CONNECTION_FAILED', retryable: true });
-    expect((error as Error).message).toBe('could not produce DSR request r-1 to dsr.requests: broker down');
+    expect((error as Error).message).toBe(
+      'could not produce DSR request r-1 to dsr.requests: Kafka is unreachable or did not answer in time ' +
+        '(Connection error: connect ECONNREFUSED)',
+    );
+    expect(breakers.states()).toEqual({ kafka: 'open' });
   });
 });
 

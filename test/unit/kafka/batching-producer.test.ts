@@ -1,10 +1,8 @@
 import type { Producer, ProducerBatch } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import {
-  type BatchingOptions,
-  BatchingProducer,
-  refusedByBroker,
-} from '../../../src/kafka/batching-producer.js';
+import { type BatchingOptions, BatchingProducer } from '../../../src/kafka/batching-producer.js';
+import { refusedByBroker } from '../../../src/kafka/failures.js';
+import { Breakers } from '../../../src/resilience.js';
 
 /** A fake kafkajs producer whose acknowledgements the test releases by hand. */
 function fakeProducer() {
@@ -22,15 +20,20 @@ function fakeProducer() {
     await new Promise((r) => setImmediate(r));
   };
   const failNext = async () => {
-    pending.shift()?.reject(new Error('broker gone'));
+    pending.shift()?.reject(
+      Object.assign(new Error('Connection error: connect ECONNREFUSED'), {
+        name: 'KafkaJSConnectionError',
+        retriable: true,
+      }),
+    );
     await new Promise((r) => setImmediate(r));
   };
   return { producer, sent, ackNext, failNext, inFlight: () => pending.length };
 }
 
-/** A BatchingProducer over the fake with the given limits. */
+/** A BatchingProducer over the fake with the given limits (and breakers of its own). */
 const batching = (fake: ReturnType<typeof fakeProducer>, options: BatchingOptions) =>
-  new BatchingProducer(fake.producer, options);
+  new BatchingProducer(fake.producer, options, new Breakers());
 
 const msg = (topic: string, n: number) => ({ topic, key: Buffer.from(`k${n}`), value: Buffer.from(`v${n}`) });
 const keysOf = (batch: ProducerBatch | undefined) =>
@@ -108,7 +111,9 @@ describe('BatchingProducer', () => {
     await producer.enqueue(msg('a', 2));
     await fake.failNext();
     expect(producer.durableTicket).toBe(0);
-    await expect(producer.enqueue(msg('a', 3))).rejects.toThrow(/did not acknowledge a batch of 1 messages/);
+    await expect(producer.enqueue(msg('a', 3))).rejects.toThrow(
+      /could not produce a batch of 1 messages: Kafka is unreachable/,
+    );
     await expect(producer.flush()).rejects.toMatchObject({ code: 'CONNECTION_FAILED', retryable: true });
   });
 
