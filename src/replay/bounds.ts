@@ -102,14 +102,23 @@ export interface PartitionFacts {
   toTimeOffset?: bigint;
 }
 
+/**
+ * A partition whose range, for a `--from` time, starts at its earliest available offset although
+ * events before it were deleted (`low` > 0): retention may have deleted part of the range. Checked
+ * against the earliest retained event before anything is read (see checkRetention), whether the
+ * range is empty or not.
+ */
+export interface RetentionCheck {
+  topic: string;
+  partition: number;
+  fromMs: number;
+  low: bigint;
+  high: bigint;
+}
+
 export interface ResolvedTopic {
   partitions: PartitionRange[];
-  /**
-   * Partitions whose range starts at their earliest available offset although events before it
-   * were deleted, for a `--from` time: the replay fails if that first event is later than the time
-   * asked for (retention deleted part of the range).
-   */
-  checkFirst: { partition: number; fromMs: number }[];
+  checkFirst: RetentionCheck[];
 }
 
 /** The range of every partition of `topic`; throws when a bound cannot be served. */
@@ -126,7 +135,8 @@ export function resolveTopic(
     if (from.kind === 'offsets' && !from.offsets.has(partition)) continue;
     if (to.kind === 'offsets' && !to.offsets.has(partition)) continue;
     const start = startOf(topic, fact, from);
-    if (from.kind === 'time' && start === low && low > 0n) checkFirst.push({ partition, fromMs: from.ms });
+    if (from.kind === 'time' && start === low && low > 0n)
+      checkFirst.push({ topic, partition, fromMs: from.ms, low, high });
     let end =
       to.kind === 'time' ? (fact.toTimeOffset ?? high) : isOffsets(to) ? offsetOf(to, partition) + 1n : high;
     if (end > high) end = high;
@@ -150,6 +160,36 @@ export function resolveTopic(
     }
   }
   return { partitions, checkFirst };
+}
+
+/**
+ * Throws when retention deleted events a `--from` time asks for: the earliest retained event of
+ * the partition (offset `low`, absent when retention deleted them all) is later than the time, or
+ * there is none to show that the deleted ones were all earlier. A time before retention is an
+ * error even when the range left is empty (`--to` before the retained events too): an empty
+ * answer would claim that nothing happened.
+ */
+export function checkRetention(
+  { topic, partition, fromMs, low, high }: RetentionCheck,
+  earliest: { offset: bigint; ms: number } | undefined,
+): void {
+  const from = new Date(fromMs).toISOString();
+  if (earliest === undefined) {
+    throw invalid(
+      '--from',
+      `${from} may be before the retention of ${topic} partition ${partition}: retention deleted ` +
+        `its events before offset ${low}, and ${high > low ? `offset ${low} holds no event` : 'none is left'} ` +
+        'to show they were all earlier; use --from earliest for what is left',
+    );
+  }
+  if (earliest.ms > fromMs) {
+    throw invalid(
+      '--from',
+      `${from} is before the retention of ${topic} partition ${partition}: its earliest available ` +
+        `event (offset ${earliest.offset}) is from ${new Date(earliest.ms).toISOString()}, earlier ones ` +
+        'were deleted; use a later --from, or --from earliest for what is left',
+    );
+  }
 }
 
 /**

@@ -16,7 +16,15 @@ import type { Kafka, KafkaMessage } from 'kafkajs';
 import { DsrCdcError, isDsrCdcError } from '../errors.js';
 import { decodeWire } from '../events/registry.js';
 import { type ReadRangeOptions, readRange, type TopicRange } from '../kafka/read-range.js';
-import { type Bound, checkOrder, matchTopics, type PartitionFacts, resolveTopic } from './bounds.js';
+import {
+  type Bound,
+  checkOrder,
+  checkRetention,
+  matchTopics,
+  type PartitionFacts,
+  type RetentionCheck,
+  resolveTopic,
+} from './bounds.js';
 import type { Progress } from './progress.js';
 import { csvHeader, type ReplayFormat, type ReplayRecord, render } from './render.js';
 import type { LocationFilter } from './subject.js';
@@ -58,6 +66,7 @@ export interface ReplaySummary {
 export async function replay(deps: ReplayDeps, options: ReplayOptions): Promise<ReplaySummary> {
   checkOrder(options.from, options.to);
   const { topics, ranges, checkFirst } = await resolveRanges(deps.kafka, options);
+  await checkRetentions(deps.kafka, checkFirst, options.read);
   const total = ranges.reduce(
     (sum, r) => sum + r.partitions.reduce((n, p) => n + Number(p.end - p.start), 0),
     0,
@@ -70,11 +79,6 @@ export async function replay(deps: ReplayDeps, options: ReplayOptions): Promise<
       deps.kafka,
       ranges,
       async (topic, partition, messages) => {
-        const first = checkFirst.get(`${topic}/${partition}`);
-        if (first !== undefined) {
-          checkFirst.delete(`${topic}/${partition}`);
-          checkRetention(topic, partition, messages[0] as KafkaMessage, first);
-        }
         const records: ReplayRecord[] = [];
         for (const message of messages) {
           const record = await decodeRecord(deps, options, topic, partition, message, summary);
@@ -100,7 +104,7 @@ async function resolveRanges(kafka: Kafka, options: ReplayOptions) {
   try {
     const topics = matchTopics(options.topic, await admin.listTopics());
     const ranges: TopicRange[] = [];
-    const checkFirst = new Map<string, number>();
+    const checkFirst: RetentionCheck[] = [];
     for (const topic of topics) {
       const watermarks = await admin.fetchTopicOffsets(topic);
       const fromTime = from.kind === 'time' ? await admin.fetchTopicOffsetsByTimestamp(topic, from.ms) : [];
@@ -119,8 +123,7 @@ async function resolveRanges(kafka: Kafka, options: ReplayOptions) {
       });
       const resolved = resolveTopic(topic, facts, from, to);
       ranges.push({ topic, partitions: resolved.partitions });
-      for (const { partition, fromMs } of resolved.checkFirst)
-        checkFirst.set(`${topic}/${partition}`, fromMs);
+      checkFirst.push(...resolved.checkFirst);
     }
     return { topics, ranges, checkFirst };
   } finally {
@@ -128,18 +131,34 @@ async function resolveRanges(kafka: Kafka, options: ReplayOptions) {
   }
 }
 
-/** The range starts at the earliest available event: fails if retention deleted the ones before it. */
-function checkRetention(topic: string, partition: number, first: KafkaMessage, fromMs: number): void {
-  const at = Number(first.timestamp);
-  if (at > fromMs) {
-    throw new DsrCdcError(
-      'CONFIG_INVALID',
-      `--from: ${new Date(fromMs).toISOString()} is before the retention of ${topic} partition ${partition}: ` +
-        `its earliest available event (offset ${first.offset}) is from ${new Date(at).toISOString()}, ` +
-        'earlier ones were deleted; use a later --from, or --from earliest for what is left',
-      { field: '--from' },
-    );
-  }
+/**
+ * Reads the earliest retained event of each partition to check (one offset each, in one read) and
+ * throws when retention deleted events the range asks for (see checkRetention). Before anything
+ * is written, and whether the range left is empty or not.
+ */
+async function checkRetentions(
+  kafka: Kafka,
+  checks: readonly RetentionCheck[],
+  read: ReadRangeOptions | undefined,
+): Promise<void> {
+  const earliest = new Map<string, { offset: bigint; ms: number }>();
+  const ranges: TopicRange[] = [...new Set(checks.map((c) => c.topic))].map((topic) => ({
+    topic,
+    partitions: checks
+      .filter((c) => c.topic === topic)
+      .map(({ partition, low, high }) => ({ partition, start: low, end: high > low ? low + 1n : low })),
+  }));
+  await readRange(
+    kafka,
+    ranges,
+    (topic, partition, [first]) => {
+      if (first !== undefined) {
+        earliest.set(`${topic}/${partition}`, { offset: BigInt(first.offset), ms: Number(first.timestamp) });
+      }
+    },
+    read,
+  );
+  for (const check of checks) checkRetention(check, earliest.get(`${check.topic}/${check.partition}`));
 }
 
 async function decodeRecord(

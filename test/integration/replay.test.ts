@@ -297,12 +297,29 @@ describe('replay', () => {
       expect(byTime.stderr).toContain('earliest available event (offset 2)');
       expect(existsSync(byTime.out)).toBe(false);
 
+      // the whole window before the retained events: the range left is empty, still an error
+      const to = new Date(Date.parse(before) + 1_000).toISOString();
+      const window = await replay(['--topic', name, '--from', before, '--to', to]);
+      expect(window.stderr).toContain(`--from: ${before} is before the retention of ${name} partition 0`);
+      expect(window.stderr).toContain('earliest available event (offset 2)');
+      expect(window.code).toBe(2);
+      expect(existsSync(window.out)).toBe(false);
+
       const byOffset = await replay(['--topic', name, '--from', '0']);
       expect(byOffset.stderr).toContain('its earliest available offset is 2');
       expect(byOffset.code).toBe(2);
 
       const rest = await replay(['--topic', name, '--from', 'earliest']);
       expect(rest.lines.map((l) => l.value)).toEqual([{ i: 2 }, { i: 3 }]);
+
+      // retention emptied the partition: nothing is left to show the deleted events were earlier
+      await admin.deleteTopicRecords({ topic: name, partitions: [{ partition: 0, offset: '4' }] });
+      const emptied = await replay(['--topic', name, '--from', before, '--to', to]);
+      expect(emptied.stderr).toContain(
+        `--from: ${before} may be before the retention of ${name} partition 0: retention deleted its ` +
+          'events before offset 4, and none is left',
+      );
+      expect(emptied.code).toBe(2);
     } finally {
       await producer.disconnect();
       await admin.deleteTopics({ topics: [name] }).catch(() => undefined);

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { type Bound, checkOrder, matchTopics, parseBound, resolveTopic } from '../../../src/replay/bounds.js';
+import {
+  type Bound,
+  checkOrder,
+  checkRetention,
+  matchTopics,
+  parseBound,
+  resolveTopic,
+} from '../../../src/replay/bounds.js';
 
 const facts = [
   { partition: 0, low: 0n, high: 10n, fromTimeOffset: 3n, toTimeOffset: 7n },
@@ -78,8 +85,27 @@ describe('resolveTopic', () => {
         { partition: 1, start: 4n, end: 6n },
       ],
       // partition 1 starts at its earliest offset while 0..3 were deleted: checked on read
-      checkFirst: [{ partition: 1, fromMs: Date.parse('2026-01-01T00:00:00Z') }],
+      checkFirst: [
+        { topic: 't', partition: 1, fromMs: Date.parse('2026-01-01T00:00:00Z'), low: 4n, high: 6n },
+      ],
     });
+  });
+
+  it('checks retention for a time range before it, although the range left is empty', () => {
+    // --from and --to both before the earliest retained event of partition 1 (offset 4)
+    const early = { partition: 1, low: 4n, high: 6n, fromTimeOffset: 4n, toTimeOffset: 4n };
+    const emptied = { partition: 2, low: 9n, high: 9n };
+    const resolved = resolveTopic(
+      't',
+      [early, emptied],
+      bound('2026-01-01T00:00:00Z', '--from'),
+      bound('2026-01-01T01:00:00Z', '--to'),
+    );
+    expect(resolved.partitions).toEqual([
+      { partition: 1, start: 4n, end: 4n },
+      { partition: 2, start: 9n, end: 9n },
+    ]);
+    expect(resolved.checkFirst.map((c) => c.partition)).toEqual([1, 2]);
   });
 
   it('reads offsets inclusively and clamps them to the end', () => {
@@ -120,6 +146,33 @@ describe('resolveTopic', () => {
     expect(error(() => resolveTopic('t', facts, bound('7:0', '--from'), bound('now', '--to'))).message).toBe(
       '--from: t has no partition 7 (it has 2)',
     );
+  });
+});
+
+describe('checkRetention', () => {
+  const fromMs = Date.parse('2026-01-01T00:00:00Z');
+  const check = { topic: 't', partition: 1, fromMs, low: 4n, high: 6n };
+
+  it('passes when the earliest retained event is at or before the time', () => {
+    expect(() => checkRetention(check, { offset: 4n, ms: fromMs })).not.toThrow();
+    expect(() => checkRetention(check, { offset: 4n, ms: fromMs - 1 })).not.toThrow();
+  });
+
+  it('refuses a time before the earliest retained event, naming it', () => {
+    const e = error(() => checkRetention(check, { offset: 4n, ms: fromMs + 1_000 }));
+    expect(e).toMatchObject({ code: 'CONFIG_INVALID', field: '--from' });
+    expect(e.message).toBe(
+      '--from: 2026-01-01T00:00:00.000Z is before the retention of t partition 1: its earliest available ' +
+        'event (offset 4) is from 2026-01-01T00:00:01.000Z, earlier ones were deleted; use a later ' +
+        '--from, or --from earliest for what is left',
+    );
+  });
+
+  it('refuses a time for a partition retention emptied: nothing shows the deleted events were earlier', () => {
+    const e = error(() => checkRetention({ ...check, low: 9n, high: 9n }, undefined));
+    expect(e).toMatchObject({ code: 'CONFIG_INVALID', field: '--from' });
+    expect(e.message).toContain('retention deleted its events before offset 9, and none is left');
+    expect(e.message).toContain('use --from earliest');
   });
 });
 
