@@ -3,11 +3,14 @@
  * (state topics loaded at start) and of `replay`.
  *
  * A throwaway consumer group that commits nothing (removed afterwards) is assigned the topics'
- * partitions; each partition is sought to its start, paused as soon as it reaches its end, and the
- * read ends when every partition has. Messages outside [start, end) are never handed on (a fetch
- * issued before the seek took effect may return some). `onBatch` is awaited before the partition is
- * fetched again, so a slow consumer of the messages holds back the reading: memory stays bounded by
- * the fetch sizes whatever the length of the range.
+ * partitions. On every join (the first, and each one after kafkajs restarts a crashed consumer,
+ * which forgets seeks and pauses) each partition still to read is sought to the next offset it
+ * needs, and every other partition (finished, empty range, or not asked for) is paused, so it is
+ * never fetched. The read ends when every partition has reached its end. Messages outside
+ * [next, end) are never handed on (a fetch issued before a seek took effect may return some), so
+ * no message is handed on twice. `onBatch` is awaited before the partition is fetched again, so a
+ * slow consumer of the messages holds back the reading: memory stays bounded by the fetch sizes
+ * whatever the length of the range.
  */
 import { randomUUID } from 'node:crypto';
 import type { Kafka, KafkaMessage } from 'kafkajs';
@@ -46,10 +49,11 @@ export async function readRange(
   onBatch: RangeBatchHandler,
   options: ReadRangeOptions = {},
 ): Promise<void> {
-  const pending = new Map<string, PartitionRange>();
+  /** Partitions still to read: the next offset to hand on, and the end. */
+  const pending = new Map<string, { next: bigint; end: bigint }>();
   for (const { topic, partitions } of ranges) {
-    for (const range of partitions) {
-      if (range.end > range.start) pending.set(`${topic}\0${range.partition}`, range);
+    for (const { partition, start, end } of partitions) {
+      if (end > start) pending.set(partitionKey(topic, partition), { next: start, end });
     }
   }
   if (pending.size === 0) return;
@@ -66,9 +70,19 @@ export async function readRange(
       : { maxBytesPerPartition: options.maxBytesPerPartition }),
   });
   const finished = (topic: string, partition: number) => {
-    pending.delete(`${topic}\0${partition}`);
+    pending.delete(partitionKey(topic, partition));
     consumer.pause([{ topic, partitions: [partition] }]);
   };
+  // Synchronous within the join, before its first fetch: the seeks and pauses apply to it.
+  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+    for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
+      for (const partition of partitions) {
+        const range = pending.get(partitionKey(topic, partition));
+        if (range === undefined) consumer.pause([{ topic, partitions: [partition] }]);
+        else consumer.seek({ topic, partition, offset: String(range.next) });
+      }
+    }
+  });
   await consumer.connect();
   try {
     await consumer.subscribe({ topics, fromBeginning: true });
@@ -80,11 +94,14 @@ export async function readRange(
         .run({
           autoCommit: false,
           eachBatch: async ({ batch, heartbeat }) => {
-            const range = pending.get(`${batch.topic}\0${batch.partition}`);
-            if (range === undefined) return;
+            const range = pending.get(partitionKey(batch.topic, batch.partition));
+            if (range === undefined) {
+              finished(batch.topic, batch.partition);
+              return;
+            }
             const inRange = batch.messages.filter((m) => {
               const offset = BigInt(m.offset);
-              return offset >= range.start && offset < range.end;
+              return offset >= range.next && offset < range.end;
             });
             try {
               if (inRange.length > 0) await onBatch(batch.topic, batch.partition, inRange);
@@ -94,17 +111,12 @@ export async function readRange(
               return;
             }
             // the last offset the batch covers (control records and compacted gaps included)
-            if (BigInt(batch.lastOffset()) + 1n >= range.end) finished(batch.topic, batch.partition);
+            const next = BigInt(batch.lastOffset()) + 1n;
+            if (next > range.next) range.next = next;
+            if (range.next >= range.end) finished(batch.topic, batch.partition);
             if (pending.size === 0) resolve();
             await heartbeat();
           },
-        })
-        .then(() => {
-          for (const { topic, partitions } of ranges) {
-            for (const { partition, start, end } of partitions) {
-              if (end > start) consumer.seek({ topic, partition, offset: String(start) });
-            }
-          }
         })
         .catch(reject);
     });
@@ -115,4 +127,8 @@ export async function readRange(
     await cleanup.deleteGroups([groupId]).catch(() => undefined);
     await cleanup.disconnect();
   }
+}
+
+function partitionKey(topic: string, partition: number): string {
+  return `${topic}\0${partition}`;
 }
