@@ -4,6 +4,10 @@
  * column is nullable) and a NUMBER that needs more precision at the same scale is widened; a
  * column the table has but the contract lacks (dropped at the source), or any other type change,
  * stops the table: loading on would silently lose or mangle data.
+ *
+ * A column the table has but the contract lacks is a drop only when the contract is the subject's
+ * latest version: an older version (a lagging partition, or a batch re-read after a restart) lacks
+ * the columns a newer version added, and its rows simply leave them as they are.
  */
 import { type LoadColumn, META_COLUMNS } from './sql.js';
 
@@ -36,7 +40,11 @@ function sameType(reported: string, wanted: string): boolean {
   return reported === wanted || (wanted === 'ARRAY' && reported === 'VARIANT');
 }
 
-export function drift(contract: readonly LoadColumn[], table: readonly TableColumn[]): Drift {
+export function drift(
+  contract: readonly LoadColumn[],
+  table: readonly TableColumn[],
+  latest: boolean,
+): Drift {
   const existing = new Map(table.map((c) => [c.COLUMN_NAME, c]));
   const ours = new Set(META_COLUMNS.map((c) => c.target));
   const wanted = new Set(contract.map((c) => c.target));
@@ -57,7 +65,7 @@ export function drift(contract: readonly LoadColumn[], table: readonly TableColu
       );
     }
   }
-  for (const column of table) {
+  for (const column of latest ? table : []) {
     if (!ours.has(column.COLUMN_NAME) && !wanted.has(column.COLUMN_NAME)) {
       problems.push(
         `column ${column.COLUMN_NAME} is no longer in the source contract (dropped at the source?); ` +

@@ -48,27 +48,38 @@ const TABLE: TableColumn[] = [
 
 describe('drift', () => {
   it('finds nothing when the table is what the contract creates (metadata columns ignored)', () => {
-    expect(drift(CONTRACT, TABLE)).toEqual({ add: [], widen: [], problems: [] });
+    expect(drift(CONTRACT, TABLE, true)).toEqual({ add: [], widen: [], problems: [] });
   });
 
   it('adds a column the contract gained', () => {
     const added = { target: 'PHONE', type: 'VARCHAR' };
-    expect(drift([...CONTRACT, added], TABLE)).toEqual({ add: [added], widen: [], problems: [] });
+    expect(drift([...CONTRACT, added], TABLE, true)).toEqual({ add: [added], widen: [], problems: [] });
   });
 
   it('stops on a column the table has but the contract lost, naming it and the fix', () => {
     const { add, problems } = drift(
       CONTRACT.filter((c) => c.target !== 'EMAIL'),
       TABLE,
+      true,
     );
     expect(add).toEqual([]);
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(/column EMAIL is no longer in the source contract.*then restart the loader/);
   });
 
+  it('does not take a column an older contract version lacks for a drop (a newer version added it)', () => {
+    const older = CONTRACT.filter((c) => c.target !== 'EMAIL');
+    expect(drift(older, TABLE, false)).toEqual({ add: [], widen: [], problems: [] });
+  });
+
+  it('still stops an older contract version on a changed type', () => {
+    const changed = CONTRACT.map((c) => (c.target === 'EMAIL' ? { ...c, type: 'NUMBER(10,0)' } : c));
+    expect(drift(changed, TABLE, false).problems).toHaveLength(1);
+  });
+
   it('stops on a changed type, naming both types', () => {
     const changed = CONTRACT.map((c) => (c.target === 'EMAIL' ? { ...c, type: 'NUMBER(10,0)' } : c));
-    const { problems } = drift(changed, TABLE);
+    const { problems } = drift(changed, TABLE, true);
     expect(problems).toEqual([
       expect.stringMatching(/column EMAIL changed type from TEXT to NUMBER\(10,0\)/),
     ]);
@@ -86,7 +97,7 @@ describe('drift', () => {
     ['TIMESTAMP_NTZ(6)', 'TIMESTAMP_TZ', false],
     ['VARIANT', 'ARRAY', false],
   ])('contract %s against table %s: compatible %s', (contractType, tableType, same) => {
-    const { problems } = drift([{ target: 'X', type: contractType }], [info('X', tableType)]);
+    const { problems } = drift([{ target: 'X', type: contractType }], [info('X', tableType)], true);
     expect(problems.length === 0).toBe(same);
   });
 
@@ -97,7 +108,7 @@ describe('drift', () => {
       { target: 'B', type: 'NUMBER(10,0)' },
       { target: 'C', type: 'NUMBER(12,3)' },
     ];
-    const result = drift(contract, table);
+    const result = drift(contract, table, true);
     expect(result.widen).toEqual([{ target: 'A', type: 'NUMBER(19,0)' }]);
     expect(result.problems).toEqual([
       expect.stringMatching(/column C changed type from NUMBER\(10,2\) to NUMBER\(12,3\)/),
@@ -108,7 +119,7 @@ describe('drift', () => {
     const contract = CONTRACT.filter((c) => c.target !== 'TAGS').map((c) =>
       c.target === 'OK' ? { ...c, type: 'VARCHAR' } : c,
     );
-    expect(drift(contract, TABLE).problems).toHaveLength(2);
+    expect(drift(contract, TABLE, true).problems).toHaveLength(2);
   });
 });
 
