@@ -11,7 +11,12 @@
  * lag monitoring only.
  *
  * The drift gate (drift.ts) runs once per contract version: added columns are added; a dropped
- * column or a changed type stops that table (its partitions pause) or parks its events in the DLQ.
+ * column (only the subject's latest version can drop one) or a changed type stops that table (its
+ * partitions pause) or parks its events in the DLQ.
+ *
+ * A failed apply is rolled back and reported through onFatal: the stage restarts after a
+ * retryable failure (network, a lost fence) and ends with the error otherwise (a permission, a
+ * rejected cast), see stage.ts.
  */
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
@@ -75,6 +80,8 @@ export class SnowflakeLoader {
   onFatal: (error: Error) => void = () => undefined;
   /** The tail of the batches in flight: one Snowflake session runs one batch at a time. */
   private running: Promise<unknown> = Promise.resolve();
+  /** Changes this loader applied in committed transactions (skipped ones not counted). */
+  private applies = 0;
 
   constructor(
     kafka: Kafka,
@@ -124,6 +131,11 @@ export class SnowflakeLoader {
     return this.consumer.stop();
   }
 
+  /** How many changes this loader applied in committed transactions. */
+  appliedChanges(): number {
+    return this.applies;
+  }
+
   /** Tables stopped by the drift gate, with the reason. */
   stoppedTables(): Record<string, string> {
     return Object.fromEntries(
@@ -149,14 +161,14 @@ export class SnowflakeLoader {
     const next = BigInt(last.offset) + 1n;
     metrics.eventsIn.inc({ stage: STAGE, topic }, batch.messages.length);
 
-    const changes: (Change & { schemaId: number })[] = [];
+    const changes: (Change & { schemaId: number; message: KafkaMessage })[] = [];
     const dead: Message[] = [];
     for (const message of fresh) {
       try {
         if (!message.value) throw new DsrCdcError('EVENT_INVALID', 'a warehouse event without a value');
         const { value, schemaId } = await decodeWire(this.registry, message.value);
         const version = await this.version(schemaId);
-        changes.push({ row: value as WarehouseRow, fields: version.fields, schemaId });
+        changes.push({ row: value as WarehouseRow, fields: version.fields, schemaId, message });
       } catch (error) {
         this.poison(error, batch.topic, batch.partition, message, dead);
       }
@@ -169,10 +181,13 @@ export class SnowflakeLoader {
         : await this.ensureTable(topic, [...new Set(changes.map((c) => c.schemaId))]);
     if (target?.stopped) {
       if (this.options.onDrift === 'stop') {
+        metrics.warehouseTableStopped.set({ table: tableName(topic) }, 1);
         consumer.pause([{ topic }]);
         return;
       }
-      for (const message of fresh) {
+      // DLQ mode: this batch's events are parked (those that failed to decode already are) and
+      // the table is not stopped: the next batch meets the gate again
+      for (const { message } of changes) {
         this.poison(new DsrCdcError('EVENT_INVALID', target.stopped), topic, partition, message, dead);
       }
       changes.length = 0;
@@ -227,10 +242,9 @@ export class SnowflakeLoader {
           continue;
         }
         await w.execute(sql.clearStage(contract), [partition]);
-        await w.execute(
-          sql.insertStage(contract),
-          segment.rows.map((r) => [partition, r.unchanged, ...r.values]),
-        );
+        // in chunks below the driver's bind-upload threshold: an upload would commit (sql.ts)
+        const staged = segment.rows.map((r) => [partition, r.unchanged, ...r.values]);
+        for (const chunk of sql.bindChunks(staged)) await w.execute(sql.insertStage(contract), chunk);
         for (const unchanged of new Set(segment.rows.map((r) => r.unchanged))) {
           await w.execute(sql.updateRows(contract, unchanged ? unchanged.split(',') : []), [
             partition,
@@ -260,6 +274,7 @@ export class SnowflakeLoader {
       }
       await w.execute('COMMIT');
       this.applied.set(`${topic}/${partition}`, next);
+      this.applies += changes.length;
       metrics.eventsOut.inc({ topic: contract.table }, changes.length);
     } catch (error) {
       this.applied.delete(`${topic}/${partition}`);
@@ -319,11 +334,14 @@ export class SnowflakeLoader {
           this.options.schema,
           t,
         ]);
-      const { add, widen, problems } = drift(version.columns, (await columnsOf(name)).map(numeric));
+      const { add, widen, problems } = drift(
+        version.columns,
+        (await columnsOf(name)).map(numeric),
+        await this.isLatest(topic, schemaId),
+      );
       if (problems.length > 0) {
         const reason = `Snowflake table ${name} is stopped: ${problems.join('; ')}`;
         this.logger.error({ topic, table: name, schemaId }, reason);
-        metrics.warehouseTableStopped.set({ table: name }, 1);
         table = { contract, checked: new Set(), stopped: reason };
         this.tables.set(topic, table);
         return table;
@@ -342,6 +360,7 @@ export class SnowflakeLoader {
           sql.addColumn(contract.stage, { target: column.target, type: 'VARCHAR' }),
         );
       }
+      metrics.warehouseTableStopped.set({ table: name }, 0);
       const checked = table?.checked ?? new Set<number>();
       checked.add(schemaId);
       // the newest contract decides the columns: older versions' rows leave added columns NULL
@@ -351,6 +370,22 @@ export class SnowflakeLoader {
     }
     if (!table) throw new DsrCdcError('INTERNAL', `no contract seen for ${topic}`);
     return table;
+  }
+
+  /**
+   * Whether a contract version is its subject's latest (or newer than the registry's answer):
+   * only the latest can tell that a column was dropped. Asked once per version and process.
+   */
+  private async isLatest(topic: string, schemaId: number): Promise<boolean> {
+    const subject = `${topic}-value`;
+    const latest = await this.registry.getLatestSchemaId(subject).catch((error: unknown) => {
+      throw new DsrCdcError(
+        'CONNECTION_FAILED',
+        `cannot read the latest contract of ${subject} from the schema registry: ${(error as Error).message}`,
+        { retryable: true, cause: error },
+      );
+    });
+    return schemaId >= latest;
   }
 
   private poison(

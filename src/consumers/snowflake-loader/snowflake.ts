@@ -8,6 +8,7 @@ import snowflake from 'snowflake-sdk';
 import type { Config } from '../../config/schema.js';
 import { DsrCdcError } from '../../errors.js';
 import { breakers } from '../../resilience.js';
+import { MAX_INLINE_BINDS } from './sql.js';
 
 export type SnowflakeSettings = NonNullable<NonNullable<Config['warehouse']>['snowflake']>;
 export type Row = Record<string, unknown>;
@@ -40,13 +41,13 @@ export async function connectWarehouse(
     warehouse: settings.warehouse,
     database: settings.database,
     schema: settings.schema,
-    timeout: settings.loginTimeoutMs,
+    // fixed here rather than taken from the server's CLIENT_STAGE_ARRAY_BINDING_THRESHOLD: the
+    // loader chunks its binds below it, so the driver never stages binds in a transaction (sql.ts)
+    arrayBindingThreshold: MAX_INLINE_BINDS,
     clientSessionKeepAlive: true,
     representNullAsStringNull: false,
   });
-  await new Promise<void>((resolve, reject) => {
-    connection.connect((error) => (error ? reject(translate(error, 'login')) : resolve()));
-  });
+  await login(connection, settings.loginTimeoutMs);
   const warehouse: Warehouse = {
     // every statement goes through the process's 'snowflake' circuit breaker (outages only count)
     execute: <T = Row>(sql: string, binds?: snowflake.Binds) =>
@@ -81,6 +82,44 @@ export async function connectWarehouse(
   return warehouse;
 }
 
+/**
+ * connect() bounded by `timeoutMs` as a whole (the driver's own `timeout` is per HTTP request, of
+ * every request, and its login retries can outlast it): a login that has not finished by then
+ * fails with a retryable CONNECTION_FAILED and its connection is dropped.
+ */
+export function login(connection: snowflake.Connection, timeoutMs: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(
+        new DsrCdcError(
+          'CONNECTION_FAILED',
+          `Snowflake login did not finish within ${timeoutMs} ms; check warehouse.snowflake.account/accessUrl ` +
+            'and the network, or raise warehouse.snowflake.loginTimeoutMs',
+          { retryable: true, field: 'warehouse.snowflake.loginTimeoutMs' },
+        ),
+      );
+      if (connection.isUp()) connection.destroy(() => undefined);
+    }, timeoutMs);
+    connection.connect((error) => {
+      clearTimeout(timer);
+      if (error) reject(translate(error, 'login'));
+      else resolve();
+    });
+  });
+}
+
+/**
+ * A Snowflake error message without the values it may quote: single- or double-quoted text (an
+ * offending value such as 'abc' is not recognized, or "abc"; identifiers go too) and a
+ * "Row Values: [...]" list (to the end of the message: the values may hold brackets).
+ */
+export function scrub(message: string): string {
+  return message
+    .replace(/Row Values: \[[\s\S]*$/, 'Row Values: […]')
+    .replace(/'[^']*'/g, "'…'")
+    .replace(/"[^"]*"/g, '"…"');
+}
+
 /** snowflake-sdk's network error codes (401xxx) and HTTP 5xx / 429 are worth a retry. */
 function translate(error: snowflake.SnowflakeError, what: 'login' | 'statement'): DsrCdcError {
   const code = String(error.code ?? '');
@@ -92,7 +131,7 @@ function translate(error: snowflake.SnowflakeError, what: 'login' | 'statement')
   return new DsrCdcError(
     network ? 'CONNECTION_FAILED' : what === 'login' ? 'CONNECTION_FAILED' : 'REQUEST_REJECTED',
     // Snowflake quotes an offending value in its message ('abc' is not recognized): never log it
-    `Snowflake ${what} failed${code ? ` (${code})` : ''}: ${error.message.replace(/'[^']*'/g, "'…'")}`,
+    `Snowflake ${what} failed${code ? ` (${code})` : ''}: ${scrub(error.message)}`,
     { retryable: network, cause: error },
   );
 }

@@ -12,6 +12,7 @@
  * "Newer" compares the source position (_DSR_COMMIT_LSN, _DSR_SEQ), so applying a change twice, or
  * an older one after a newer, changes nothing.
  */
+import { DsrCdcError } from '../../errors.js';
 
 export interface LoadColumn {
   /** Snowflake column name (upper case). */
@@ -90,7 +91,34 @@ export function clearStage(t: TableContract): string {
   return `DELETE FROM ${t.stage} WHERE "_DSR_PARTITION" = ?`;
 }
 
-/** Multi-row bind insert: STAGE_META then every column, in `t.columns` order. */
+/**
+ * The most values one statement binds inline, set as the connection's arrayBindingThreshold
+ * (snowflake.ts). snowflake-sdk stages an array bind whose values (rows × columns) exceed it: it
+ * runs CREATE OR REPLACE TEMPORARY STAGE and PUTs the rows (bind_uploader.js) on the same session,
+ * and DDL commits the open transaction, which would split a batch from its offsets. The stage
+ * insert is therefore sent in chunks of at most this many values (bindChunks).
+ */
+export const MAX_INLINE_BINDS = 100_000;
+
+/** Rows of an array bind in chunks of at most `maxBinds` values each, in order. */
+export function bindChunks<T extends readonly unknown[]>(
+  rows: readonly T[],
+  maxBinds = MAX_INLINE_BINDS,
+): T[][] {
+  const width = rows[0]?.length ?? 1;
+  if (width > maxBinds) {
+    throw new DsrCdcError(
+      'INTERNAL',
+      `a row of ${width} values exceeds the inline bind limit of ${maxBinds}`,
+    );
+  }
+  const size = Math.floor(maxBinds / width);
+  const chunks: T[][] = [];
+  for (let i = 0; i < rows.length; i += size) chunks.push(rows.slice(i, i + size));
+  return chunks;
+}
+
+/** Multi-row bind insert: STAGE_META then every column, in `t.columns` order (see bindChunks). */
 export function insertStage(t: TableContract): string {
   const names = [...STAGE_META, ...t.columns.map((c) => c.target)];
   return `INSERT INTO ${t.stage} (${names.map(q).join(', ')}) VALUES (${names.map(() => '?').join(', ')})`;

@@ -141,3 +141,50 @@ describe('loader SQL', () => {
     expect(STATEMENTS.moveOffset).toMatch(/WHERE "TOPIC" = \? AND "PARTITION" = \? AND "NEXT_OFFSET" = \?$/);
   });
 });
+
+describe('bindChunks', () => {
+  const rows = (count: number, width: number) =>
+    Array.from({ length: count }, (_, i) => Array.from({ length: width }, () => i));
+
+  it('keeps every chunk at or under the limit, rows whole and in order', () => {
+    const input = rows(23, 4);
+    const chunks = sql.bindChunks(input, 10);
+    expect(chunks.map((c) => c.length)).toEqual([2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 1]);
+    expect(chunks.flat()).toEqual(input);
+  });
+
+  it('fills a chunk up to exactly the limit (the driver stages only above it)', () => {
+    expect(sql.bindChunks(rows(10, 5), 25).map((c) => c.length)).toEqual([5, 5]);
+  });
+
+  it('sends a batch under the limit in one statement, and no statement for no rows', () => {
+    expect(sql.bindChunks(rows(3, 7))).toHaveLength(1);
+    expect(sql.bindChunks([])).toEqual([]);
+  });
+
+  it('refuses a row wider than the limit', () => {
+    expect(() => sql.bindChunks(rows(1, 11), 10)).toThrow(
+      /a row of 11 values exceeds the inline bind limit of 10/,
+    );
+  });
+});
+
+describe('soft deletes', () => {
+  it('mark the row deleted and keep its values (the PII stays in the warehouse)', () => {
+    const soft = STATEMENTS.deleteSoft as string;
+    expect(soft).toMatch(
+      /^UPDATE "DB"\."S"\."SHOP__PUBLIC__ACCOUNTS" AS T SET "_DSR_DELETED" = TRUE, "_DSR_OP" = 'd'/,
+    );
+    // only metadata columns are set: the row's own columns keep their values
+    const sets = /SET (.*) FROM/.exec(soft)?.[1] ?? '';
+    expect(sets.match(/"[^"]+" =/g)).toEqual([
+      '"_DSR_DELETED" =',
+      '"_DSR_OP" =',
+      '"_DSR_COMMIT_LSN" =',
+      '"_DSR_SEQ" =',
+      '"_DSR_COMMIT_TS" =',
+      '"_DSR_LOADED_AT" =',
+    ]);
+    expect(STATEMENTS.truncateSoft).toMatch(/^UPDATE .* SET "_DSR_DELETED" = TRUE/);
+  });
+});

@@ -1,0 +1,47 @@
+/** The connection helpers of snowflake.ts that need no Snowflake: error scrubbing and the login bound. */
+import type snowflake from 'snowflake-sdk';
+import { describe, expect, it } from 'vitest';
+import { login, scrub } from '../../../../src/consumers/snowflake-loader/snowflake.js';
+import { DsrCdcError } from '../../../../src/errors.js';
+
+describe('scrub', () => {
+  it.each([
+    ["Numeric value 'abc@example.test' is not recognized", "Numeric value '…' is not recognized"],
+    ['Numeric value "abc@example.test" is not recognized', 'Numeric value "…" is not recognized'],
+    [
+      'NULL result in a non-nullable column File: x, Row Values: ["jane", 42, "x]y"]',
+      'NULL result in a non-nullable column File: x, Row Values: […]',
+    ],
+    ['SQL compilation error: syntax error line 1', 'SQL compilation error: syntax error line 1'],
+  ])('%s', (message, scrubbed) => {
+    expect(scrub(message)).toBe(scrubbed);
+  });
+});
+
+describe('login', () => {
+  /** A connection whose connect() answers after `ms` (never when undefined). */
+  const connection = (ms?: number) => {
+    const destroyed: boolean[] = [];
+    const fake = {
+      connect: (done: (error: snowflake.SnowflakeError | undefined) => void) => {
+        if (ms !== undefined) setTimeout(() => done(undefined), ms);
+      },
+      isUp: () => true,
+      destroy: () => destroyed.push(true),
+    };
+    return { fake: fake as unknown as snowflake.Connection, destroyed };
+  };
+
+  it('fails a login that does not finish in time, retryable and naming the setting', async () => {
+    const { fake, destroyed } = connection();
+    const error = await login(fake, 50).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DsrCdcError);
+    expect(error).toMatchObject({ code: 'CONNECTION_FAILED', retryable: true });
+    expect((error as Error).message).toMatch(/within 50 ms.*warehouse\.snowflake\.loginTimeoutMs/);
+    expect(destroyed).toEqual([true]);
+  });
+
+  it('resolves a login that finishes in time', async () => {
+    await expect(login(connection(5).fake, 1_000)).resolves.toBeUndefined();
+  });
+});
