@@ -1,11 +1,13 @@
 /**
  * The lifecycle every consumer stage shares: start its parts in order, run until the signal
- * aborts or a part reports a fatal error (then the stage ends with a retryable error, so its
- * supervisor restarts it rather than letting it idle), and stop what was started in reverse order,
- * even after a failure half-way through starting.
+ * aborts or a part reports a fatal error, and stop what was started in reverse order, even after a
+ * failure half-way through starting. A fatal error ends the stage (see stageFailure): retryable
+ * ones and kafkajs consumer crashes so that its supervisor restarts it rather than letting it
+ * idle; our own errors that decide() does not retry (a permission, a rejected cast) as they are,
+ * so the stage stops with that error instead of restarting into it forever.
  */
 import type { Kafka } from 'kafkajs';
-import { DsrCdcError } from '../errors.js';
+import { DsrCdcError, decide } from '../errors.js';
 import { ensureTopics, type TopicSpec } from '../kafka/topics.js';
 import type { Logger } from '../observability/logger.js';
 
@@ -29,13 +31,7 @@ export async function runStage(
   });
   crash.catch(() => undefined);
   for (const part of parts) {
-    part.onFatal = (error) =>
-      crashed(
-        new DsrCdcError('CONNECTION_FAILED', `${stage} stopped: ${error.message}`, {
-          retryable: true,
-          cause: error,
-        }),
-      );
+    part.onFatal = (error) => crashed(stageFailure(stage, error));
   }
   const started: StagePart[] = [];
   try {
@@ -55,6 +51,19 @@ export async function runStage(
       });
     }
   }
+}
+
+/**
+ * What a part's fatal error ends the stage with. A DsrCdcError was translated where it was caught,
+ * so its own decision stands: not retryable, it ends the stage as it is. Anything else is a kafkajs
+ * consumer that gave up (onFatalCrash), which a restart may cure: retryable.
+ */
+export function stageFailure(stage: string, error: Error): Error {
+  if (error instanceof DsrCdcError && decide(error) !== 'retry') return error;
+  return new DsrCdcError('CONNECTION_FAILED', `${stage} stopped: ${error.message}`, {
+    retryable: true,
+    cause: error,
+  });
 }
 
 /** Failures while starting (Kafka, the registry or a warehouse unreachable) are worth another try. */
