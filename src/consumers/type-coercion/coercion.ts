@@ -7,7 +7,7 @@
  * `dlq.type-coercion` with the reason (never the value) and the stream moves on.
  */
 import { type SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
-import type { EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
+import type { Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
 import { DsrCdcError } from '../../errors.js';
 import type { ChangeEnvelope } from '../../events/envelope.js';
 import { decodeWire, type WireEncoder, wireEncoder } from '../../events/registry.js';
@@ -15,6 +15,7 @@ import { deadLetterOrStop } from '../../kafka/dlq.js';
 import { PatternConsumer } from '../../kafka/pattern-consumer.js';
 import { ensureTopics, type TopicFamilies, type TopicSpec, topicSpec } from '../../kafka/topics.js';
 import type { Logger } from '../../observability/logger.js';
+import { metrics, secondsSince } from '../../observability/metrics.js';
 import type { CoercionSettings } from './matrix.js';
 import { type TablePlan, tablePlan } from './plan.js';
 
@@ -59,14 +60,7 @@ export class TypeCoercion {
         groupId: options.groupId,
         pattern: options.topics ?? /^cdc\./,
         ...(options.topicRefreshMs === undefined ? {} : { refreshMs: options.topicRefreshMs }),
-        eachBatch: (payload, consumer) =>
-          this.handle(payload).then(({ next }) =>
-            next === undefined
-              ? undefined
-              : consumer.commitOffsets([
-                  { topic: payload.batch.topic, partition: payload.batch.partition, offset: next },
-                ]),
-          ),
+        eachBatch: (payload, consumer) => this.batch(payload, consumer),
         onFatal: (error) => this.onFatal(error),
       },
       logger,
@@ -79,6 +73,17 @@ export class TypeCoercion {
 
   stop(): Promise<void> {
     return this.consumer.stop();
+  }
+
+  /** One batch, until its offset is committed (the time batchSeconds measures). */
+  private async batch(payload: EachBatchPayload, consumer: Consumer): Promise<void> {
+    const started = process.hrtime.bigint();
+    const { topic, partition } = payload.batch;
+    metrics.eventsIn.inc({ stage: STAGE, topic }, payload.batch.messages.length);
+    const { next } = await this.handle(payload);
+    if (next === undefined) return;
+    await consumer.commitOffsets([{ topic, partition, offset: next }]);
+    metrics.batchSeconds.observe({ stage: STAGE }, secondsSince(started));
   }
 
   /** Coerces and produces one batch; resolves with the offset to commit once its output is durable. */
@@ -109,6 +114,8 @@ export class TypeCoercion {
     const topicMessages = [...out].map(([topic, messages]) => ({ topic, messages }));
     if (dead.length > 0) topicMessages.push({ topic: this.options.dlqTopic, messages: dead });
     if (topicMessages.length > 0) await this.producer.sendBatch({ acks: -1, topicMessages });
+    // the DLQ's events are counted by dlqEvents
+    for (const [topic, messages] of out) metrics.eventsOut.inc({ topic }, messages.length);
     const last = batch.messages.at(-1);
     await heartbeat();
     if (!last) return {};
