@@ -3,9 +3,9 @@
  * `Authorization: Bearer <admin.token>`, compared in constant time. Errors are JSON
  * `{ error, field? }`: 400 names the bad field, 401 a missing or wrong token, 404 an unknown
  * source or result, 409 an action the component does not have, 413 a body over admin.bodyLimit,
- * 503 a dependency that is down. Responses and logs never echo request bodies (they hold
- * identifiers); each request is logged once with its id (also sent as x-request-id), route
- * pattern, status and duration.
+ * 503 a dependency that is down, or any POST once the runtime is shutting down (intake stopped).
+ * Responses and logs never echo request bodies (they hold identifiers); each request is logged
+ * once with its id (also sent as x-request-id), route pattern, status and duration.
  */
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
@@ -48,6 +48,11 @@ const STATUS_OF: Partial<Record<ErrorCode, number>> = {
 };
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+/** The answer (503) to a request that would start work while the runtime shuts down. */
+export const SHUTTING_DOWN =
+  'shutting down: new requests are not accepted; send it again to a running instance or after the restart';
+const RETRY_AFTER_SECONDS = 10;
 
 const pathOf = <T extends z.ZodType>(schema: T, params: unknown) =>
   parseWith(schema, params, { code: 'EVENT_INVALID', heading: 'invalid request path', vocabulary: 'json' });
@@ -94,6 +99,12 @@ export function buildAdminApp(options: AdminServerOptions): FastifyInstance {
       reply.header('www-authenticate', 'Bearer');
       return reply.code(401).send({ error: 'missing or wrong bearer token' });
     }
+    // shutdown stops intake: once the runtime is stopping (its components flush and commit), no
+    // request that starts work (a DSR request, a sync, a test) is taken; reads keep answering
+    if (request.method === 'POST' && runtime.stopping) {
+      reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+      return reply.code(503).send({ error: SHUTTING_DOWN });
+    }
   });
   app.addHook('onResponse', async (request, reply) => {
     logger.info(
@@ -135,6 +146,8 @@ export function buildAdminApp(options: AdminServerOptions): FastifyInstance {
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   app.get('/readyz', async (_request, reply) => {
+    // a stopping process takes no new work: a load balancer should stop sending it any
+    if (runtime.stopping) return reply.code(503).send({ ready: false, stopping: true, checks: {} });
     const readiness = await options.readiness();
     return reply.code(readiness.ready ? 200 : 503).send(readiness);
   });

@@ -97,6 +97,7 @@ export interface HostOptions {
 /** Hosted components and their states, for `GET /status`. */
 export class Host {
   readonly states = new Map<ComponentId, ComponentState>();
+  #stopping = false;
 
   constructor(
     readonly components: readonly Component[],
@@ -105,12 +106,21 @@ export class Host {
     for (const component of components) this.states.set(component.id, 'starting');
   }
 
+  /**
+   * True from the moment shutdown begins (the signal aborted, or a component failed): intake stops
+   * then (the admin API refuses new work), while the components flush and commit.
+   */
+  get stopping(): boolean {
+    return this.#stopping;
+  }
+
   /** Runs every component until `signal` aborts (then stops them all) or one fails (see top). */
   async run(signal: AbortSignal): Promise<void> {
     const { logger, shutdownTimeoutMs } = this.options;
     const gauge = (this.options.metrics ?? processMetrics).componentUp;
     const inner = new AbortController();
     const stop = () => {
+      this.#stopping = true;
       for (const [id, state] of this.states) if (state === 'running') this.states.set(id, 'stopping');
       inner.abort();
     };

@@ -1,6 +1,8 @@
 /**
  * `dsr-cdc run` as a library call: hosts the selected components and, when the config has an
  * `admin` section, the admin API, until `signal` aborts or a component fails (see host.ts).
+ * The admin API stays up while the components stop, so status and metrics keep answering, but
+ * it takes no new work from the moment shutdown begins (Host.stopping; 503 to every POST).
  */
 
 import { kafkaDsrService } from '../admin/dsr.js';
