@@ -3,6 +3,11 @@
  * insert and update rows; it is killed with SIGKILL at random points (mid-page, mid-commit) and
  * restarted each time. In the end the latest version of every row is in Kafka: a restart resumes
  * from the stored watermark, which never passed anything Kafka did not hold.
+ *
+ * That the restart resumes from the stored watermark (and not from the start) is checked twice:
+ * the watermark read from `_dsr-cdc.source-state` at each restart never goes backwards, and the
+ * repeats are bounded by one page per kill (a page is published before its watermark is stored;
+ * every row version is published once otherwise), where re-reading the table would repeat all of it.
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,6 +15,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SourceStateStore } from '../../src/kafka/source-state.js';
+import type { PollerState } from '../../src/sources/poller/publisher.js';
+import { comparePositions, type Watermark } from '../../src/sources/poller/watermark.js';
 import { CdcFixture } from '../support/cdc.js';
 import { postgresPollerLines, spawnPoller, writePollerConfig } from '../support/poller.js';
 import { clientConfig } from '../support/postgres.js';
@@ -18,6 +26,7 @@ import { waitFor } from '../support/source-process.js';
 const KILLS = 4;
 const KEYS = 400;
 const PRELOADED = 20_000;
+const PAGE_ROWS = 1_000;
 
 describe('Postgres poller under kill -9', () => {
   let fx: CdcFixture;
@@ -54,8 +63,23 @@ describe('Postgres poller under kill -9', () => {
     const path = writePollerConfig(dir, fx.source, [
       ...postgresPollerLines([`{ table: public.${table}, cursor: updated_at }`]),
       "schedule: '* * * * * *'",
-      'pageRows: 1000',
+      `pageRows: ${PAGE_ROWS}`,
     ]);
+    // the watermark a (re)started process resumes from, as stored
+    const store = new SourceStateStore(fx.kafka, fx.kafka.producer());
+    const stored = async (): Promise<Watermark | undefined> =>
+      (await store.read<PollerState>(`poller/${fx.source}`))?.tables[`public.${table}`];
+    const watermarks: Watermark[] = [];
+    const expectNotBehind = (next: Watermark | undefined) => {
+      const previous = watermarks.at(-1);
+      if (previous) {
+        expect(next, 'the stored watermark disappeared').toBeDefined();
+        expect(
+          comparePositions('timestamp', next as Watermark, previous, 'updated_at'),
+        ).toBeGreaterThanOrEqual(0);
+      }
+      if (next) watermarks.push(next);
+    };
     let child = start(path);
     const topic = fx.topic(table);
     await fx.waitForTopics([topic], 60_000);
@@ -79,9 +103,21 @@ describe('Postgres poller under kill -9', () => {
     })();
     try {
       for (let kill = 0; kill < KILLS; kill++) {
-        await new Promise((r) => setTimeout(r, 700 + Math.random() * 1_500));
+        // a process takes seconds to start: kill it only once it is polling (it stored a newer
+        // watermark), at a random point after that (mid-page, mid-commit, between runs)
+        const from = watermarks.at(-1);
+        await waitFor(
+          async () => {
+            const now = await stored();
+            return now !== undefined && (!from || comparePositions('timestamp', now, from) > 0);
+          },
+          60_000,
+          'the (re)started poller stored no newer watermark',
+        );
+        await new Promise((r) => setTimeout(r, Math.random() * 1_500));
         child.kill('SIGKILL');
         await new Promise((r) => child.once('exit', r));
+        expectNotBehind(await stored());
         child = start(path);
       }
     } finally {
@@ -115,5 +151,16 @@ describe('Postgres poller under kill -9', () => {
     await new Promise((r) => child.once('exit', r));
     const missing = [...expected].filter(([id, v]) => latest.get(id) !== v);
     expect(missing).toEqual([]);
+
+    // the watermark moved on across the restarts and never back
+    expectNotBehind(await stored());
+    expect(watermarks.length).toBeGreaterThanOrEqual(2);
+    expect(
+      comparePositions('timestamp', watermarks.at(-1) as Watermark, watermarks[0] as Watermark),
+    ).toBeGreaterThan(0);
+    // repeats: at most the page in flight at each kill; resuming from the start would repeat ≥ PRELOADED
+    const events = await fx.readAllEvents(topic);
+    const versions = new Set(events.map((e) => `${String(e.key?.id)}@${e.value.source.seq}`));
+    expect(events.length - versions.size).toBeLessThanOrEqual(KILLS * PAGE_ROWS);
   }, 240_000);
 });
