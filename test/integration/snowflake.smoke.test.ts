@@ -7,11 +7,23 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConnections } from '../../src/config/connections.js';
+import * as sql from '../../src/consumers/snowflake-loader/sql.js';
 import { type Binds, connectSnowflake, type SnowflakeTestClient } from '../support/snowflake.js';
 
 const suffix = randomBytes(4).toString('hex').toUpperCase();
 const TABLE = `SMOKE_${suffix}`;
 const SOURCE = `SMOKE_${suffix}_SRC`;
+/** A loader table (sql.ts builds its statements) for the soft-delete check. */
+const SOFT: sql.TableContract = {
+  table: sql.q(`SMOKE_${suffix}_SOFT`),
+  stage: sql.q(`SMOKE_${suffix}_SOFT__DSR_STAGE`),
+  columns: [
+    { target: 'ID', type: 'NUMBER(19,0)' },
+    { target: 'EMAIL', type: 'VARCHAR' },
+  ],
+  key: ['ID'],
+  keyNullable: false,
+};
 
 /** 38 significant digits: far beyond 2^53, so only an exact decimal path keeps it. */
 const BIG_ID = '12345678901234567890123456789012345678';
@@ -71,6 +83,8 @@ describe('Snowflake (emulator) smoke', () => {
     try {
       await sf.execute(`DROP TABLE IF EXISTS ${TABLE}`);
       await sf.execute(`DROP TABLE IF EXISTS ${SOURCE}`);
+      await sf.execute(`DROP TABLE IF EXISTS ${SOFT.table}`);
+      await sf.execute(`DROP TABLE IF EXISTS ${SOFT.stage}`);
     } finally {
       await sf.destroy();
     }
@@ -165,6 +179,28 @@ describe('Snowflake (emulator) smoke', () => {
       { ID: '2', NAME: 'bobby', ACTIVE: false },
       { ID: '4', NAME: 'dave', ACTIVE: null },
       { ID: BIG_ID, NAME: 'alice', ACTIVE: true },
+    ]);
+  });
+
+  it("the loader's soft delete keeps the row, flagged deleted, values (PII) included", async () => {
+    await db().execute(sql.createTable(SOFT));
+    await db().execute(sql.createStage(SOFT));
+    // partition, unchanged, op, lsn, seq, commit ts, flags, ID, EMAIL (sql.insertStage)
+    const stage = async (op: string, lsn: string, email: string | null) => {
+      await db().execute(sql.clearStage(SOFT), [0]);
+      await db().execute(sql.insertStage(SOFT), [['0', '', op, lsn, '0', null, '[]', '7', email]]);
+    };
+    await stage('c', '10', 'jane@example.test');
+    await db().execute(sql.insertRows(SOFT), [0]);
+    await stage('d', '11', null);
+    await db().execute(sql.deleteRows(SOFT, 'soft'), [0]);
+    const rows = await db().execute(
+      `SELECT "ID", "EMAIL", "_DSR_OP", "_DSR_DELETED", "_DSR_COMMIT_LSN" FROM ${SOFT.table}`,
+      undefined,
+      { fetchAsString: ['Number'] },
+    );
+    expect(rows).toEqual([
+      { ID: '7', EMAIL: 'jane@example.test', _DSR_OP: 'd', _DSR_DELETED: true, _DSR_COMMIT_LSN: '11' },
     ]);
   });
 
