@@ -4,6 +4,7 @@
  * each chain end to end and reports the first broken link of each request with its offset.
  */
 import type { Kafka } from 'kafkajs';
+import { DsrCdcError } from '../errors.js';
 import { readToEnd } from '../kafka/read-to-end.js';
 import { type AuditChainProblem, verifyChain } from './audit-chain.js';
 import { type AuditEvent, type DsrResult, parseAuditEvent, parseDsrResult } from './contracts.js';
@@ -28,8 +29,19 @@ export interface AuditVerdict {
   broken: BrokenChain[];
 }
 
-/** Every record of the audit topic, in offset order per partition. */
+/**
+ * Every record of the audit topic, in offset order per partition. A topic that does not exist is
+ * CONFIG_INVALID: the config names another cluster, or pii-discovery (which creates it) never ran.
+ */
 export async function readAuditTrail(kafka: Kafka, topic: string): Promise<AuditRecord[]> {
+  if (!(await topicExists(kafka, topic))) {
+    throw new DsrCdcError(
+      'CONFIG_INVALID',
+      `kafka.brokers: the audit topic ${topic} does not exist on this cluster; check that the config ` +
+        'names the cluster the pipeline runs on, and that `dsr-cdc consumer run pii-discovery` has run',
+      { field: 'kafka.brokers' },
+    );
+  }
   const records: AuditRecord[] = [];
   await readToEnd(kafka, topic, (message, partition) => {
     let event: AuditEvent | null = null;
@@ -82,14 +94,8 @@ export interface ResultRecord {
 /** The results recorded for one request (normally one), in offset order. */
 export async function readResults(kafka: Kafka, topic: string, requestId: string): Promise<ResultRecord[]> {
   const found: ResultRecord[] = [];
-  const admin = kafka.admin();
-  await admin.connect();
-  const exists = await admin
-    .listTopics()
-    .then((topics) => topics.includes(topic))
-    .finally(() => admin.disconnect());
   // nothing was ever answered where the topic was never created
-  if (!exists) return found;
+  if (!(await topicExists(kafka, topic))) return found;
   await readToEnd(kafka, topic, (message, partition) => {
     if (message.key?.toString() !== requestId) return;
     let result: DsrResult | null = null;
@@ -101,6 +107,16 @@ export async function readResults(kafka: Kafka, topic: string, requestId: string
     found.push({ partition, offset: message.offset, result });
   });
   return found;
+}
+
+async function topicExists(kafka: Kafka, topic: string): Promise<boolean> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return (await admin.listTopics()).includes(topic);
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /**

@@ -1,11 +1,13 @@
 /**
  * `dsr-cdc audit verify` / `audit show` against the real dsr.audit topic: an intact chain verifies;
- * a tampered entry and a skipped entry are reported with their offsets, and the exit status fails.
+ * a tampered entry and a skipped entry are reported with their offsets, and the exit status fails;
+ * an unknown request id and a missing audit topic are clear user mistakes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUDIT_FAILED_EXIT } from '../../src/cli/commands/audit.js';
 import { piiDiscoveryTopics } from '../../src/consumers/pii-discovery/index.js';
 import { appendAudit } from '../../src/dsr/audit-chain.js';
+import { readAuditTrail } from '../../src/dsr/audit-trail.js';
 import type { AuditEvent, DsrResult } from '../../src/dsr/contracts.js';
 import { createProducer } from '../../src/kafka/client.js';
 import { ensureTopics } from '../../src/kafka/topics.js';
@@ -61,14 +63,15 @@ async function writeResult(result: DsrResult): Promise<void> {
   });
 }
 
+/** Writes one request's events; returns where they lie (`<topic>/<partition> offset <n>` each). */
 async function write(events: AuditEvent[]): Promise<string[]> {
-  const metadata = await producer.send({
+  const [sent] = await producer.send({
     topic,
     acks: -1,
     messages: events.map((e) => ({ key: e.requestId, value: JSON.stringify(e) })),
   });
-  const base = BigInt(metadata[0]?.baseOffset ?? '0');
-  return events.map((_, i) => String(base + BigInt(i)));
+  const base = BigInt(sent?.baseOffset ?? '0');
+  return events.map((_, i) => `${topic}/${sent?.partition} offset ${base + BigInt(i)}`);
 }
 
 describe('audit verify / show', () => {
@@ -131,8 +134,10 @@ describe('audit verify / show', () => {
       env,
     );
     expect(result.code).toBe(AUDIT_FAILED_EXIT);
-    expect(result.stdout).toContain(`BROKEN request ${id}: hash-mismatch at ${topic}/`);
-    expect(result.stdout).toContain(`offset ${offsets[1]}`);
+    // whole lines: 'offset 1' must not pass for 'offset 12'
+    expect(result.stdout).toBe(
+      `BROKEN request ${id}: hash-mismatch at ${offsets[1]}\n0 of 1 request chains verified\n`,
+    );
   });
 
   it('reports a skipped entry where the chain breaks', async () => {
@@ -148,7 +153,33 @@ describe('audit verify / show', () => {
       env,
     );
     expect(result.code).toBe(AUDIT_FAILED_EXIT);
-    expect(result.stdout).toContain(`broken-link at ${topic}/`);
-    expect(result.stdout).toContain(`offset ${offsets[1]}`);
+    expect(result.stdout).toBe(
+      `BROKEN request ${id}: broken-link at ${offsets[1]}\n0 of 1 request chains verified\n`,
+    );
+  });
+
+  it('refuses a request id the trail does not hold, as a user mistake', async () => {
+    const id = uniqueName('unknown');
+    const verified = await runCli(
+      ['audit', 'verify', '--config', 'dsr-cdc.example.yaml', '--request', id],
+      env,
+    );
+    expect(verified).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: `error: --request: ${topic} holds no audit entry for request ${id}; check the id (dsr-cdc dsr submit prints it)\n`,
+    });
+    const shown = await runCli(['audit', 'show', id, '--config', 'dsr-cdc.example.yaml'], env);
+    expect(shown).toMatchObject({ code: 2, stdout: '' });
+    expect(shown.stderr).toContain(`error: requestId: ${topic} holds no audit entry for request ${id}`);
+  });
+
+  it('refuses a missing audit topic with a clear error, not an internal one', async () => {
+    const missing = uniqueName('dsr.audit-missing');
+    await expect(readAuditTrail(kafka, missing)).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+      field: 'kafka.brokers',
+      message: expect.stringContaining(`the audit topic ${missing} does not exist on this cluster`),
+    });
   });
 });

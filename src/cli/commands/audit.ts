@@ -8,13 +8,25 @@ import {
   readResults,
   verifyAuditTrail,
 } from '../../dsr/audit-trail.js';
+import { DsrCdcError } from '../../errors.js';
 import { createKafka } from '../../kafka/client.js';
 import { createLogger } from '../../observability/logger.js';
 import { CliExit } from '../exit.js';
 import type { CliCommand, CliContext } from '../main.js';
 
-/** Exit status of `audit verify` when a chain is broken (and of `audit show` for an unknown id). */
+/**
+ * Exit status of `audit verify` and `audit show` when a chain is broken or disagrees with its
+ * result. A request id the trail does not hold is a user mistake (2), not a failed check.
+ */
 export const AUDIT_FAILED_EXIT = 4;
+
+function unknownRequest(topic: string, requestId: string, field: string): DsrCdcError {
+  return new DsrCdcError(
+    'CONFIG_INVALID',
+    `${field}: ${topic} holds no audit entry for request ${requestId}; check the id (dsr-cdc dsr submit prints it)`,
+    { field },
+  );
+}
 
 async function trail(context: CliContext, configPath: string) {
   const config = loadConfig({ path: configPath, env: context.env });
@@ -36,6 +48,9 @@ export const auditVerify: CliCommand = {
       .action(async (options: { config: string; request?: string }) => {
         const { topic, records } = await trail(context, options.config);
         const verdict = verifyAuditTrail(records, options.request);
+        if (options.request !== undefined && verdict.requests === 0) {
+          throw unknownRequest(topic, options.request, '--request');
+        }
         for (const broken of verdict.broken) {
           context.stdout(
             `BROKEN request ${broken.requestId}: ${broken.problem} at ${topic}/${broken.partition} offset ${broken.offset}\n`,
@@ -64,10 +79,7 @@ export const auditShow: CliCommand = {
       .action(async (requestId: string, options: { config: string }) => {
         const { kafka, topic, records } = await trail(context, options.config);
         const mine = records.filter((r) => r.requestId === requestId);
-        if (mine.length === 0) {
-          context.stderr(`no audit entries for request ${requestId} in ${topic}\n`);
-          throw new CliExit(AUDIT_FAILED_EXIT);
-        }
+        if (mine.length === 0) throw unknownRequest(topic, requestId, 'requestId');
         for (const { event, partition, offset } of mine) {
           const line = event
             ? `${event.at}  ${event.step.padEnd(8)}  ${JSON.stringify(event.detail)}`
