@@ -6,6 +6,7 @@
 import { Cron } from 'croner';
 import { z } from 'zod';
 import type { Config, Secret } from '../../config/schema.js';
+import { pgConnection } from '../../config/tls.js';
 
 const nonEmpty = z.string().min(1);
 
@@ -155,10 +156,8 @@ export function pollerSourceSchemas(secret: z.ZodType<Secret, string>) {
   return [
     z.strictObject({
       kind: z.literal('postgres-poller'),
-      connection: z.strictObject({
-        ...connection(secret, 5432),
-        sslmode: z.enum(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full']).optional(),
-      }),
+      // the replication source's connection and TLS rules: unverified sslmodes need insecure: true
+      connection: pgConnection(connection(secret, 5432)),
       ...sqlPoller,
       safetyLagMs: z
         .number()
