@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SHUTTING_DOWN } from '../../src/admin/server.js';
 import { loadConnections } from '../../src/config/connections.js';
 import { loadConfig } from '../../src/config/load.js';
 import { parseDsrResult } from '../../src/dsr/contracts.js';
@@ -260,6 +261,19 @@ describe('admin API of dsr-cdc run', () => {
     );
     expect(metrics).toContain(`dsr_cdc_component_up{component="source:${fx.source}"} 1`);
     expect(metrics).toContain('dsr_cdc_circuit_breaker_state{system="registry"} 0');
+    expect(metrics).toContain('dsr_cdc_circuit_breaker_state{system="kafka"} 0');
     expect(metrics).not.toContain(email.toLowerCase());
   }, 180_000);
+
+  // last: it stops the runtime
+  it('on shutdown, POST /dsr/requests is refused with 503 while the components stop', async () => {
+    controller.abort();
+    const refused = await post('/dsr/requests', {
+      type: 'access',
+      identifiers: [{ type: 'email', value: email }],
+    });
+    expect(refused.status).toBe(503);
+    expect(await refused.json()).toEqual({ error: SHUTTING_DOWN });
+    await running;
+  }, 120_000);
 });

@@ -3,14 +3,17 @@
  * test's own (the shared registry is never stopped): cut the proxy and the breaker opens after
  * `consecutiveFailures` network failures, calls then fail at once without reaching the network,
  * as retryable errors (never as poison events); restore it and the next trial call closes the
- * breaker. dsr_cdc_circuit_breaker_state{system="registry"} follows every step. The same for a
- * replication source's database (`postgres:<source>`), which the source then streams from.
+ * breaker. dsr_cdc_circuit_breaker_state{system="registry"} follows every step. The same for
+ * Kafka's bootstrap broker ('kafka') and for a replication source's database
+ * (`postgres:<source>`), which the source then streams from.
  */
 import { SchemaType } from '@kafkajs/confluent-schema-registry';
+import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConnections } from '../../src/config/connections.js';
 import type { Config } from '../../src/config/schema.js';
 import { createRegistry, decodeWire } from '../../src/events/registry.js';
+import { connectAdmin, createProducer } from '../../src/kafka/client.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { metrics } from '../../src/observability/metrics.js';
 import { breakers } from '../../src/resilience.js';
@@ -92,6 +95,46 @@ describe('circuit breakers', () => {
     expect(breakers.states().registry).toBe('closed');
     expect(await state()).toBe('0');
   });
+
+  it("opens the 'kafka' breaker while the bootstrap broker is unreachable and closes when it is back", async () => {
+    // only the bootstrap connection goes through the proxy: after metadata, kafkajs talks to the
+    // listener the broker advertises, so produce traffic is cut in the unit test instead
+    const [host, port] = (loadConnections().kafka.brokers[0] as string).split(':');
+    const kafkaProxy = await TcpProxy.start(host as string, Number(port));
+    const kafka = new Kafka({
+      brokers: [`127.0.0.1:${kafkaProxy.port}`],
+      connectionTimeout: 1_000,
+      retry: { retries: 1, initialRetryTime: 100, maxRetryTime: 200 },
+      logLevel: logLevel.NOTHING,
+    });
+    try {
+      kafkaProxy.cut();
+      for (let i = 0; i < 3; i++) {
+        await expect(createProducer(kafka).connect()).rejects.toMatchObject({
+          code: 'CONNECTION_FAILED',
+          retryable: true,
+          message: expect.stringContaining('could not connect a producer: Kafka is unreachable'),
+        });
+      }
+      expect(await state('kafka')).toBe('1');
+      expect(breakers.states().kafka).toBe('open');
+
+      // open: connecting fails at once, without reaching the network
+      const reached = kafkaProxy.refused;
+      await expect(connectAdmin(kafka)).rejects.toThrow(/kafka is unavailable: its circuit breaker is open/);
+      expect(kafkaProxy.refused).toBe(reached);
+
+      kafkaProxy.restore();
+      await new Promise((r) => setTimeout(r, HALF_OPEN_AFTER_MS + 100));
+      const producer = createProducer(kafka);
+      await producer.connect();
+      await producer.disconnect();
+      expect(breakers.states().kafka).toBe('closed');
+      expect(await state('kafka')).toBe('0');
+    } finally {
+      await kafkaProxy.close();
+    }
+  }, 60_000);
 
   it('opens for a source database that is unreachable and closes when the source connects again', async () => {
     const fx = new CdcFixture();
