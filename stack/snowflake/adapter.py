@@ -13,7 +13,8 @@ does against real Snowflake:
   success: false) instead of an HTTP 500 that the driver retries for minutes; error messages
   lose the Python connector's "002003 (42S02): None: " prefix.
 - Array binds are always sent inline rather than staged (fakesnow cannot serve stage binds), and
-  may hold NULLs, or fractions after integers, in any column.
+  may hold NULLs, or fractions after integers, in any column. A client that sets its own
+  arrayBindingThreshold (the loader does) keeps it: the loader stays below it by chunking.
 - NUMBER and NUMBER(38,0) hold 38 digits, as in Snowflake (fakesnow makes them 64-bit integers).
 - A statement still running after 10 s is answered "in progress" and its result polled, as
   Snowflake does, so the driver never times out and sends it again.
@@ -69,7 +70,8 @@ RESULT_PARAMETERS = {
 # fakesnow advertises CLIENT_STAGE_ARRAY_BINDING_THRESHOLD 0, meaning "never stage" to the Python
 # connector; snowflake-sdk reads it as "stage every array bind": it creates a temporary stage and
 # PUTs the rows, which fakesnow rejects, then warns and falls back to inline binds. Advertise a
-# threshold no batch reaches, so binds go inline at once.
+# threshold no batch reaches, so binds go inline at once. The driver's connection option
+# arrayBindingThreshold overrides this value.
 ARRAY_BINDING_THRESHOLD = 2**31 - 1
 
 # A statement still running after this long is answered "in progress". Snowflake waits about 45 s,
