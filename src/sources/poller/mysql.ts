@@ -155,6 +155,16 @@ const asText = (
   return Buffer.isBuffer(value) ? value.toString('latin1') : (value as string | null);
 };
 
+/**
+ * What an error of MySQL/MariaDB may say in our messages (pure): they reach run history, logs and
+ * the status API, and some quote a row value ("Incorrect DATETIME value: '<v>'", "Truncated
+ * incorrect DOUBLE value: '<v>'", "Duplicate entry '<v>' for key …"); of those only the error code
+ * (given alongside) is kept.
+ */
+export function mysqlErrorText(message: string): string {
+  return /\b(value|entry)\b[^']*'/i.test(message) ? 'the message quotes a value and is not shown' : message;
+}
+
 export class MysqlPollerDriver implements SqlDriver {
   readonly dialect = 'mysql' as const;
   private connection: mysql.Connection | undefined;
@@ -341,7 +351,7 @@ export class MysqlPollerDriver implements SqlDriver {
       }
       throw new DsrCdcError(
         'REQUEST_REJECTED',
-        `MySQL/MariaDB refused a query (${code}): ${(error as Error).message}`,
+        `MySQL/MariaDB refused a query (${code}): ${mysqlErrorText((error as Error).message)}`,
         { cause: error },
       );
     }

@@ -282,11 +282,20 @@ export class PostgresPollerDriver implements SqlDriver {
   }
 }
 
+/**
+ * What an error of Postgres may say in our messages (pure): they reach run history, logs and the
+ * status API, and a data exception (SQLSTATE class 22, e.g. 22P02 `invalid input syntax for type
+ * …: "<value>"`) quotes the value it could not take, so for those only the code is kept.
+ */
+export function pgErrorText(code: string | undefined, message: string): string {
+  return code?.startsWith('22') ? 'a data exception; the value is not quoted here' : message;
+}
+
 /** Connection problems are retryable; anything Postgres refused (permission, bad SQL) is not. */
 function translate(error: unknown, what: string): DsrCdcError {
   if (error instanceof DsrCdcError) return error;
   const code = (error as { code?: string }).code;
-  const message = (error as Error).message;
+  const message = pgErrorText(code, (error as Error).message);
   if (code === undefined || code.startsWith('08') || code === '57P01') {
     return new DsrCdcError('CONNECTION_FAILED', `Postgres ${what} failed: ${message}`, {
       retryable: true,

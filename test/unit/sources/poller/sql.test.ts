@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DsrCdcError } from '../../../../src/errors.js';
 import type { PgType } from '../../../../src/events/pg-types.js';
-import { mapMysqlColumn } from '../../../../src/sources/poller/mysql.js';
+import { mapMysqlColumn, mysqlErrorText } from '../../../../src/sources/poller/mysql.js';
 import { checkColumns, checkCursorKind } from '../../../../src/sources/poller/sql.js';
 
 describe('checkColumns', () => {
@@ -98,5 +98,25 @@ describe('mapMysqlColumn', () => {
   it('rewrites values into the Postgres text form', () => {
     expect(map('timestamp').text('2026-01-01 00:00:00.000001')).toBe('2026-01-01 00:00:00.000001+00');
     expect(map('varbinary').text('\u0000\u00ff')).toBe('\\x00ff');
+  });
+});
+
+describe('mysqlErrorText', () => {
+  it('hides messages that quote a row value', () => {
+    for (const message of [
+      "Incorrect datetime value: 'ann@example.test' for column `dsr`.`t`.`updated_at` at row 1",
+      "Truncated incorrect DOUBLE value: 'ann@example.test'",
+      "Incorrect integer value: 'ann@example.test' for column 'id' at row 1",
+      "Duplicate entry 'ann@example.test' for key 'email'",
+    ]) {
+      expect(mysqlErrorText(message)).not.toContain('ann@example.test');
+    }
+  });
+
+  it('keeps messages that name objects only', () => {
+    expect(mysqlErrorText("Table 'dsr.users' doesn't exist")).toBe("Table 'dsr.users' doesn't exist");
+    expect(mysqlErrorText("SELECT command denied to user 'cdc'@'%' for table `dsr`.`users`")).toContain(
+      'SELECT command denied',
+    );
   });
 });
