@@ -6,12 +6,16 @@
  * Watermark contract: `commit()` first waits until Kafka acknowledged every event enqueued so far
  * (acks = -1), then writes the state. A failure anywhere before the state write leaves the stored
  * watermark where it was, so a restart re-reads from there: events may repeat, never go missing.
+ *
+ * Failures: every Kafka call here rejects with a DsrCdcError classified by kafkaError (an outage is
+ * a retryable CONNECTION_FAILED), so a short Kafka outage fails one run, not the process.
  */
 import type { Kafka, Producer } from 'kafkajs';
 import { DsrCdcError } from '../../errors.js';
 import type { ChangeToEncode, TableEncoder } from '../../events/contracts.js';
 import { type BatchingOptions, BatchingProducer } from '../../kafka/batching-producer.js';
-import { createProducer } from '../../kafka/client.js';
+import { connectAdmin, createProducer } from '../../kafka/client.js';
+import { kafkaError } from '../../kafka/failures.js';
 import { SourceStateStore } from '../../kafka/source-state.js';
 import { ensureTopics, type TopicSpec } from '../../kafka/topics.js';
 import type { Watermark } from './watermark.js';
@@ -34,15 +38,24 @@ export class PollerPublisher {
     private readonly batchingOptions: BatchingOptions,
   ) {}
 
-  /** Connects the producer and reads the stored watermarks. */
+  /** Connects the producer and reads the stored watermarks; `opened` only once all of it worked. */
   async open(): Promise<void> {
     const producer = createProducer(this.kafka);
     await producer.connect();
-    this.producer = producer;
-    this.batching = new BatchingProducer(producer, this.batchingOptions);
-    this.store = new SourceStateStore(this.kafka, producer);
-    await this.store.ensureTopic();
-    this.state = (await this.store.read<PollerState>(this.sourceId)) ?? { tables: {} };
+    try {
+      const store = new SourceStateStore(this.kafka, producer);
+      await translated('create the source-state topic', () => store.ensureTopic());
+      const state = await translated(`read the state of ${this.sourceId}`, () =>
+        store.read<PollerState>(this.sourceId),
+      );
+      this.state = state ?? { tables: {} };
+      this.store = store;
+      this.batching = new BatchingProducer(producer, this.batchingOptions);
+      this.producer = producer;
+    } catch (error) {
+      await producer.disconnect().catch(() => undefined);
+      throw error;
+    }
   }
 
   get opened(): boolean {
@@ -50,12 +63,11 @@ export class PollerPublisher {
   }
 
   async ensureTopics(topics: TopicSpec[]): Promise<void> {
-    const admin = this.kafka.admin();
-    await admin.connect();
+    const admin = await connectAdmin(this.kafka);
     try {
-      await ensureTopics(admin, topics);
+      await translated('create the poller topics', () => ensureTopics(admin, topics));
     } finally {
-      await admin.disconnect();
+      await admin.disconnect().catch(() => undefined);
     }
   }
 
@@ -110,5 +122,14 @@ export class PollerPublisher {
   private required<T>(value: T | undefined): T {
     if (value === undefined) throw new DsrCdcError('INTERNAL', 'PollerPublisher used before open()');
     return value;
+  }
+}
+
+/** `call`, its failure (kafkajs' own or ours) as a DsrCdcError classified by kafkaError. */
+async function translated<T>(action: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw kafkaError(error, action);
   }
 }

@@ -119,6 +119,22 @@ function httpError(status: number, path: string): DsrCdcError {
   );
 }
 
+/** The body of a response; a connection lost while reading it is retryable like any network error. */
+async function bodyText(response: Response, what: string): Promise<string> {
+  try {
+    return await response.text();
+  } catch (error) {
+    throw new DsrCdcError(
+      'CONNECTION_FAILED',
+      `${what}: reading the body failed: ${(error as Error).message}`,
+      {
+        retryable: true,
+        cause: error,
+      },
+    );
+  }
+}
+
 interface EndpointRuntime {
   config: RestEndpointConfig;
   schema: string;
@@ -414,7 +430,7 @@ export class RestPoller implements Poller {
       await response.body?.cancel();
       throw httpError(response.status, path);
     }
-    const text = await response.text();
+    const text = await bodyText(response, `GET ${path}`);
     try {
       return { body: JSON.parse(text) as unknown, link: response.headers.get('link') };
     } catch {
@@ -483,9 +499,13 @@ export class RestPoller implements Poller {
         { retryable },
       );
     }
-    const body = (await response.json().catch(() => undefined)) as
-      | { access_token?: unknown; expires_in?: unknown }
-      | undefined;
+    const text = await bodyText(response, 'the OAuth2 token request');
+    let body: { access_token?: unknown; expires_in?: unknown } | undefined;
+    try {
+      body = JSON.parse(text) as typeof body;
+    } catch {
+      body = undefined;
+    }
     if (typeof body?.access_token !== 'string') {
       throw new DsrCdcError('REQUEST_REJECTED', 'the OAuth2 token endpoint answered without an access_token');
     }

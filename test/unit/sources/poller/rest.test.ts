@@ -1,6 +1,12 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import type { ContractCatalog } from '../../../../src/events/contracts.js';
+import { createLogger } from '../../../../src/observability/logger.js';
+import type { RestPollerConfig } from '../../../../src/sources/poller/config.js';
+import type { PollerPublisher } from '../../../../src/sources/poller/publisher.js';
 import { retryAfterMs, TokenBucket } from '../../../../src/sources/poller/rate-limit.js';
-import { atPath, nextLink, restValueText } from '../../../../src/sources/poller/rest.js';
+import { atPath, nextLink, RestPoller, restValueText } from '../../../../src/sources/poller/rest.js';
 
 describe('TokenBucket', () => {
   it('lets a burst through, then paces requests at the rate', () => {
@@ -67,5 +73,60 @@ describe('REST helpers', () => {
       'field "id" (long): the API sent a value of another type',
     );
     expect(() => restValueText('boolean', 'yes', 'active')).toThrow('field "active"');
+  });
+});
+
+describe('RestPoller requests', () => {
+  /** An API whose first `broken` answers end mid-body (the connection drops), then serve `[]`. */
+  async function flakyApi(broken: number) {
+    let requests = 0;
+    const server = createServer((_req, res) => {
+      requests += 1;
+      if (requests <= broken) {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+        res.write('[{"id":');
+        setTimeout(() => res.socket?.destroy(), 20);
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('[]');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return { url, requests: () => requests, stop: () => new Promise((r) => server.close(r)) };
+  }
+
+  const poller = (baseUrl: string, maxAttempts: number) =>
+    new RestPoller(
+      `flaky${maxAttempts}`,
+      {
+        kind: 'rest-poller',
+        baseUrl,
+        auth: { type: 'none' },
+        endpoints: [{ table: 'api.users', path: '/users', query: {}, recordsPath: '' }],
+        rateLimit: { requestsPerSecond: 1_000, burst: 10 },
+        retry: { maxAttempts, initialDelayMs: 1, maxDelayMs: 5 },
+        timeoutMs: 5_000,
+      } as unknown as RestPollerConfig,
+      {} as ContractCatalog,
+      {} as PollerPublisher,
+      createLogger({ level: 'silent', component: 'test' }),
+    );
+
+  it('retries a body cut off mid-read like any network error (a retryable CONNECTION_FAILED)', async () => {
+    const api = await flakyApi(1);
+    try {
+      expect(await poller(api.url, 2).test()).toEqual([{ name: 'GET /users', ok: true }]);
+      expect(api.requests()).toBe(2);
+    } finally {
+      await api.stop();
+    }
+    const down = await flakyApi(10);
+    try {
+      const [check] = await poller(down.url, 0).test();
+      expect(check).toMatchObject({ ok: false, detail: expect.stringContaining('reading the body failed') });
+    } finally {
+      await down.stop();
+    }
   });
 });
