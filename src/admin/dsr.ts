@@ -58,7 +58,7 @@ export function kafkaDsrService(config: Config, kafka: Kafka): DsrService {
      */
     result: async (requestId) => {
       let found: string | undefined;
-      await kafkaCall(`read ${topics.results.name}`, () =>
+      await kafkaCall(`deliver ${topics.results.name}`, () =>
         readToEnd(kafka, topics.results.name, (message) => {
           if (found === undefined && message.key?.toString() === requestId) found = message.value?.toString();
         }),

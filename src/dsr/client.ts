@@ -94,7 +94,7 @@ export async function submitRequest(
   // an outage is a retryable CONNECTION_FAILED: submitting the same request id again is safe, as
   // the answerer answers an id once
   await kafkaCall(
-    `produce DSR request ${request.requestId} to ${topic}`,
+    `acknowledge DSR request ${request.requestId} on ${topic}`,
     () =>
       producer.send({
         topic,

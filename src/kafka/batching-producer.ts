@@ -137,7 +137,7 @@ export class BatchingProducer {
     const batch = this.waiting.splice(0, count);
     this.waitingBytes -= bytes;
     const upTo = this.lastTicket - this.waiting.length;
-    const action = `produce a batch of ${batch.length} messages`;
+    const action = `acknowledge a batch of ${batch.length} messages`;
     this.inFlight = this.send(batch, action).then(
       () => {
         this.durable = upTo;

@@ -65,14 +65,14 @@ export function createProducer(kafka: Kafka): Producer {
     createPartitioner: Partitioners.DefaultPartitioner,
   });
   const connect = producer.connect;
-  producer.connect = () => kafkaCall('connect a producer', connect);
+  producer.connect = () => kafkaCall('accept a producer connection', connect);
   return producer;
 }
 
 /** A connected admin client; connecting goes through the 'kafka' circuit breaker (see failures.ts). */
 export async function connectAdmin(kafka: Kafka): Promise<Admin> {
   const admin = kafka.admin();
-  await kafkaCall('connect an admin client', () => admin.connect());
+  await kafkaCall('accept an admin connection', () => admin.connect());
   return admin;
 }
 

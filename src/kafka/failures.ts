@@ -61,8 +61,8 @@ export function isKafkaOutage(error: unknown): boolean {
 }
 
 /**
- * `error`, from trying to `action` (a verb phrase: "produce a batch of 3 messages"), as a
- * DsrCdcError classified as at the top. A DsrCdcError passes through unchanged. The message carries
+ * `error`, from asking Kafka to `action` (a verb phrase with Kafka as its subject: "acknowledge a
+ * batch of 3 messages"), as a DsrCdcError classified as at the top. A DsrCdcError passes through unchanged. The message carries
  * kafkajs' own, which names brokers, topics and error codes, never message contents.
  */
 export function kafkaError(error: unknown, action: string): DsrCdcError {
@@ -78,16 +78,18 @@ export function kafkaError(error: unknown, action: string): DsrCdcError {
   if (isKafkaOutage(error)) {
     return new DsrCdcError(
       'CONNECTION_FAILED',
-      `could not ${action}: Kafka is unreachable or did not answer in time (${reason})`,
+      `Kafka did not ${action}: it is unreachable or did not answer in time (${reason})`,
       { retryable: true, cause: error },
     );
   }
   if ([...chain(error)].some(isKafkaJs)) {
-    return new DsrCdcError('REQUEST_REJECTED', `the Kafka client refused to ${action}: ${reason}`, {
+    return new DsrCdcError('REQUEST_REJECTED', `Kafka did not ${action}: the client refused (${reason})`, {
       cause: error,
     });
   }
-  return new DsrCdcError('INTERNAL', `unexpected failure trying to ${action}: ${reason}`, { cause: error });
+  return new DsrCdcError('INTERNAL', `Kafka did not ${action}: unexpected failure (${reason})`, {
+    cause: error,
+  });
 }
 
 /**

@@ -39,7 +39,7 @@ export class SourceStateStore {
 
   /** Writes the state durably (acks = -1) before resolving; through the 'kafka' breaker. */
   async write(sourceId: string, state: unknown): Promise<void> {
-    await kafkaCall(`write the state of ${sourceId} to ${this.topic}`, () =>
+    await kafkaCall(`acknowledge the state of ${sourceId} on ${this.topic}`, () =>
       this.producer.send({
         topic: this.topic,
         acks: -1,

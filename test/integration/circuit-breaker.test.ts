@@ -113,7 +113,7 @@ describe('circuit breakers', () => {
         await expect(createProducer(kafka).connect()).rejects.toMatchObject({
           code: 'CONNECTION_FAILED',
           retryable: true,
-          message: expect.stringContaining('could not connect a producer: Kafka is unreachable'),
+          message: expect.stringContaining('Kafka did not accept a producer connection: it is unreachable'),
         });
       }
       expect(await state('kafka')).toBe('1');

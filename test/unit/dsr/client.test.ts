@@ -140,8 +140,8 @@ describe('submitRequest', () => {
     const error = await submitRequest(producer, 'dsr.requests', input, { breakers }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'CONNECTION_FAILED', retryable: true });
     expect((error as Error).message).toBe(
-      'could not produce DSR request r-1 to dsr.requests: Kafka is unreachable or did not answer in time ' +
-        '(Connection error: connect ECONNREFUSED)',
+      'Kafka did not acknowledge DSR request r-1 on dsr.requests: it is unreachable or did not answer ' +
+        'in time (Connection error: connect ECONNREFUSED)',
     );
     expect(breakers.states()).toEqual({ kafka: 'open' });
   });

@@ -112,7 +112,7 @@ describe('BatchingProducer', () => {
     await fake.failNext();
     expect(producer.durableTicket).toBe(0);
     await expect(producer.enqueue(msg('a', 3))).rejects.toThrow(
-      /could not produce a batch of 1 messages: Kafka is unreachable/,
+      /^Kafka did not acknowledge a batch of 1 messages: it is unreachable/,
     );
     await expect(producer.flush()).rejects.toMatchObject({ code: 'CONNECTION_FAILED', retryable: true });
   });

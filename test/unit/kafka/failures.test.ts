@@ -27,10 +27,10 @@ describe('kafkaError', () => {
       }),
     ]) {
       expect(isKafkaOutage(error)).toBe(true);
-      expect(kafkaError(error, 'connect a producer')).toMatchObject({
+      expect(kafkaError(error, 'accept a producer connection')).toMatchObject({
         code: 'CONNECTION_FAILED',
         retryable: true,
-        message: expect.stringMatching(/^could not connect a producer: Kafka is unreachable/),
+        message: expect.stringMatching(/^Kafka did not accept a producer connection: it is unreachable/),
       });
     }
   });
@@ -39,7 +39,7 @@ describe('kafkaError', () => {
     const wrapped = kafkaJs('KafkaJSNumberOfRetriesExceeded', { retriable: false, originalError: refused() });
     for (const error of [refused(), wrapped]) {
       expect(isKafkaOutage(error)).toBe(false);
-      expect(kafkaError(error, 'produce a batch of 1 messages')).toMatchObject({
+      expect(kafkaError(error, 'acknowledge a batch of 1 messages')).toMatchObject({
         code: 'REQUEST_REJECTED',
         retryable: false,
         message: expect.stringContaining('(MESSAGE_TOO_LARGE)'),
@@ -47,7 +47,7 @@ describe('kafkaError', () => {
     }
     const sasl = kafkaJs('KafkaJSSASLAuthenticationError', { retriable: false });
     expect(isKafkaOutage(sasl)).toBe(false);
-    expect(kafkaError(sasl, 'connect a producer')).toMatchObject({
+    expect(kafkaError(sasl, 'accept a producer connection')).toMatchObject({
       code: 'REQUEST_REJECTED',
       retryable: false,
     });
@@ -56,8 +56,11 @@ describe('kafkaError', () => {
   it('makes an error that is not kafkajs its own an INTERNAL bug, and passes DsrCdcErrors through', () => {
     const bug = new TypeError('x is not a function');
     expect(isKafkaOutage(bug)).toBe(false);
-    expect(kafkaError(bug, 'connect a producer')).toMatchObject({ code: 'INTERNAL', retryable: false });
-    const translated = kafkaError(unreachable(), 'connect a producer');
+    expect(kafkaError(bug, 'accept a producer connection')).toMatchObject({
+      code: 'INTERNAL',
+      retryable: false,
+    });
+    const translated = kafkaError(unreachable(), 'accept a producer connection');
     expect(kafkaError(translated, 'something else')).toBe(translated);
   });
 });
@@ -110,7 +113,7 @@ describe("the 'kafka' circuit breaker", () => {
     for (let n = 0; n < 5; n++) {
       await expect(
         kafkaCall(
-          'produce a batch of 1 messages',
+          'acknowledge a batch of 1 messages',
           async () => {
             throw refused();
           },
