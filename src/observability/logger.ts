@@ -7,23 +7,35 @@ import pino, { type DestinationStream, type Level, type Logger } from 'pino';
 
 export type { Logger };
 
-/** Keys whose values are censored: credentials, subject identifiers, and whole rows or SQL binds. */
+/**
+ * Keys whose values are censored: credentials (as the config and the drivers name them), subject
+ * identifiers (a DSR request's `identifiers`), message keys and values (Kafka messages, index
+ * entries), whole rows or SQL binds, and pg's error `detail` (it quotes rows: "Key (id)=(42) …").
+ */
 export const REDACTED_KEYS = [
   'password',
+  'passphrase',
   'token',
   'pepper',
   'secret',
+  'clientSecret',
   'authorization',
   'cookie',
   'apiKey',
   'privateKey',
+  'privateKeyPass',
+  'privateKeyPassphrase',
   'email',
   'phone',
+  'identifiers',
+  'key',
+  'value',
   'before',
   'after',
   'row',
   'values',
   'binds',
+  'detail',
 ] as const;
 
 /** pino's redaction has no recursive wildcard, so each key is listed at depths 0..REDACT_DEPTH. */

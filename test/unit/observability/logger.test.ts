@@ -57,6 +57,42 @@ describe('createLogger', () => {
     });
   });
 
+  it('redacts credentials as drivers name them, identifiers, message keys and values, and pg error details', () => {
+    const out = memory();
+    const logger = createLogger({ level: 'info', component: 'test', destination: out.stream });
+    const censored = {
+      auth: { clientSecret: 'client-secret-1' },
+      snowflake: { privateKeyPass: 'key-pass-1', privateKeyPassphrase: 'key-pass-2' },
+      ssl: { passphrase: 'tls-pass-1' },
+      request: { identifiers: [{ type: 'email', value: 'c@example.com' }] },
+      message: { key: 'key-1', value: 'value-1' },
+      err: { message: 'duplicate key', detail: 'Key (id)=(42) already exists.' },
+    };
+    logger.info({ ...censored, topic: 'cdc.app.public.users' }, 'checked');
+    const line = out.lines[0] ?? '';
+    for (const hidden of [
+      'client-secret-1',
+      'key-pass-1',
+      'key-pass-2',
+      'tls-pass-1',
+      'c@example.com',
+      'key-1',
+      'value-1',
+      '(42)',
+    ]) {
+      expect(line).not.toContain(hidden);
+    }
+    expect(out.records()[0]).toMatchObject({
+      auth: { clientSecret: '[redacted]' },
+      snowflake: { privateKeyPass: '[redacted]', privateKeyPassphrase: '[redacted]' },
+      ssl: { passphrase: '[redacted]' },
+      request: { identifiers: '[redacted]' },
+      message: { key: '[redacted]', value: '[redacted]' },
+      err: { message: 'duplicate key', detail: '[redacted]' },
+      topic: 'cdc.app.public.users',
+    });
+  });
+
   it('writes the component once, the level as a label and an ISO timestamp', () => {
     const out = memory();
     createLogger({ level: 'info', component: 'source', destination: out.stream }).info('started');
