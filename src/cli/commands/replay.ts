@@ -7,7 +7,7 @@ import { loadConfig } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
 import { piiDiscoverySettings, piiDiscoveryTopics } from '../../consumers/pii-discovery/index.js';
 import { lookup, lookupTokens } from '../../consumers/pii-discovery/lookup.js';
-import { type IndexedLocation, SubjectIndex } from '../../consumers/pii-discovery/subject-index.js';
+import { SubjectIndex } from '../../consumers/pii-discovery/subject-index.js';
 import type { DsrLocation } from '../../dsr/contracts.js';
 import { DsrCdcError } from '../../errors.js';
 import { createRegistry } from '../../events/registry.js';
@@ -19,7 +19,13 @@ import { parseBound } from '../../replay/bounds.js';
 import { barProgress, lineProgress } from '../../replay/progress.js';
 import { REPLAY_FORMATS, type ReplayFormat } from '../../replay/render.js';
 import { replay } from '../../replay/replay.js';
-import { LocationFilter, parseSubject, parseToken } from '../../replay/subject.js';
+import {
+  checkSubjectTopic,
+  LocationFilter,
+  parseIndexRecord,
+  parseSubject,
+  parseToken,
+} from '../../replay/subject.js';
 import type { CliCommand } from '../main.js';
 
 interface ReplayCliOptions {
@@ -75,6 +81,8 @@ export const replayCommand: CliCommand = {
             field: '--subject',
           });
         }
+        if (options.subject !== undefined) checkSubjectTopic(options.topic, '--subject');
+        if (options.token !== undefined) checkSubjectTopic(options.topic, '--token');
         const config = loadConfig({ path: options.config, env: context.env });
         const kafka = createKafka(
           config.kafka,
@@ -142,11 +150,20 @@ async function subjectLocations(
     );
   }
   const index = new SubjectIndex();
-  await readToEnd(kafka, topic, (message) => {
+  await readToEnd(kafka, topic, (message, partition) => {
     const key = message.key?.toString();
     if (!key) return;
-    const value = message.value === null ? null : (JSON.parse(message.value.toString()) as IndexedLocation);
-    index.apply({ key, value });
+    try {
+      index.apply(parseIndexRecord(key, message.value?.toString() ?? null));
+    } catch (error) {
+      const reason = (error as Error).message;
+      throw new DsrCdcError(
+        'EVENT_INVALID',
+        `${field}: the subject index is corrupt at ${topic} partition ${partition} offset ${message.offset}: ` +
+          `${reason}; repair or rebuild ${topic} (rerun pii-discovery into a fresh one) before replaying by subject`,
+        { field, cause: error },
+      );
+    }
   });
   let locations: DsrLocation[];
   if (identifier) {
