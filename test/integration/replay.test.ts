@@ -2,12 +2,15 @@
  * `dsr-cdc replay` against the real stack: a cdc topic written by the real Postgres source, whose
  * table gains a column mid-stream (two contract versions in one range); full, time-bounded and
  * offset-bounded ranges compared exactly with what the topic holds; CSV; one subject's rows via
- * the subject index; corrupt events with and without --skip-corrupt; and the bad inputs.
+ * the subject index; corrupt events with and without --skip-corrupt; and the bad inputs. And
+ * readRange itself: partitions without a range are never fetched, and a consumer kafkajs restarts
+ * after a crash hands on no message twice.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { loadConnections } from '../../src/config/connections.js';
@@ -17,6 +20,7 @@ import { piiDiscoveryTopics } from '../../src/consumers/pii-discovery/index.js';
 import { SubjectIndex } from '../../src/consumers/pii-discovery/subject-index.js';
 import { subjectToken } from '../../src/consumers/pii-discovery/tokens.js';
 import { createProducer } from '../../src/kafka/client.js';
+import { readRange } from '../../src/kafka/read-range.js';
 import { ensureTopics } from '../../src/kafka/topics.js';
 import { CdcFixture, type DecodedEvent, type RunningSource } from '../support/cdc.js';
 import { runCli } from '../support/cli.js';
@@ -264,6 +268,10 @@ describe('replay', () => {
         '--to: 2026-01-01T00:00:00.000Z is before --from',
       ],
       [['--topic', topic, '--from', 'tomorrow'], '--from: expected an ISO-8601 time with a time zone'],
+      [
+        ['--topic', 'dsr.audit', '--from', 'earliest', '--token', 'a'.repeat(64)],
+        "--token: keeps the change events of a subject's rows, which only cdc.* topics hold",
+      ],
     ];
     for (const [args, message] of cases) {
       const result = await replay(args);
@@ -356,4 +364,90 @@ describe('replay', () => {
     expect(skipped.stderr).toContain(`${all.length} written, 1 corrupt skipped`);
     expect(skipped.lines.map(at).sort()).toEqual(all.map(at).sort());
   });
+});
+
+describe('readRange', () => {
+  /**
+   * fx.kafka, recording the partition of every batch its consumers fetch and every crash; with
+   * `crashOnce`, the first batch, once handed on, crashes the consumer with an error kafkajs
+   * restarts it after (as it does for a topic-partition that went away).
+   */
+  function spyKafka(crashOnce: boolean) {
+    const batches: number[] = [];
+    const restarts: boolean[] = [];
+    let crashed = !crashOnce;
+    const kafka = Object.create(fx.kafka) as Kafka;
+    kafka.consumer = (config) => {
+      const consumer = fx.kafka.consumer(config);
+      consumer.on(consumer.events.CRASH, ({ payload }) => restarts.push(payload.restart));
+      const run = consumer.run.bind(consumer);
+      consumer.run = (options) =>
+        run({
+          ...options,
+          eachBatch: async (payload) => {
+            batches.push(payload.batch.partition);
+            await options?.eachBatch?.(payload);
+            if (crashed) return;
+            crashed = true;
+            const cause = Object.assign(new Error('test: partition gone'), {
+              retriable: true,
+              type: 'UNKNOWN_TOPIC_OR_PARTITION',
+            });
+            throw Object.assign(new Error('test: crash', { cause }), { retriable: false });
+          },
+        });
+      return consumer;
+    };
+    return { kafka, batches, restarts };
+  }
+
+  /** A topic of `partitions` partitions, `count` events in each, one produce request (batch) per event. */
+  async function topicWith(partitions: number, count: number): Promise<string> {
+    const name = uniqueName('read-range');
+    fx.extraTopics.push(name);
+    const admin = fx.kafka.admin();
+    await admin.connect();
+    await createTopicsAndWait(admin, [{ topic: name, numPartitions: partitions }]);
+    await admin.disconnect();
+    const producer = createProducer(fx.kafka);
+    await producer.connect();
+    for (let i = 0; i < count; i++) {
+      for (let partition = 0; partition < partitions; partition++) {
+        await producer.send({ topic: name, acks: -1, messages: [{ partition, value: `${partition}/${i}` }] });
+      }
+    }
+    await producer.disconnect();
+    return name;
+  }
+
+  it('never fetches the partitions that have no range', async () => {
+    const name = await topicWith(3, 5);
+    const spy = spyKafka(false);
+    const read: string[] = [];
+    await readRange(
+      spy.kafka,
+      [{ topic: name, partitions: [{ partition: 1, start: 1n, end: 4n }] }],
+      (_t, p, m) => {
+        read.push(...m.map((message) => `${p}@${message.offset}`));
+      },
+    );
+    expect(read).toEqual(['1@1', '1@2', '1@3']);
+    expect(new Set(spy.batches)).toEqual(new Set([1]));
+  });
+
+  it('hands on no message twice when kafkajs restarts its crashed consumer', async () => {
+    const name = await topicWith(1, 40);
+    const spy = spyKafka(true);
+    const read: string[] = [];
+    await readRange(
+      spy.kafka,
+      [{ topic: name, partitions: [{ partition: 0, start: 5n, end: 40n }] }],
+      (_t, _p, messages) => {
+        read.push(...messages.map((m) => m.offset));
+      },
+      { maxBytesPerPartition: 256 },
+    );
+    expect(spy.restarts).toEqual([true]);
+    expect(read).toEqual(Array.from({ length: 35 }, (_, i) => String(i + 5)));
+  }, 60_000);
 });
