@@ -64,6 +64,13 @@ export function postgresSourceSettings(config: Config, name: string): PostgresSo
 const withSsl = (ssl: ReturnType<typeof pgSsl>) => (ssl ? { ssl } : {});
 
 /**
+ * Server-side bound on each catalog query (type lookups for contracts): they read a few catalog
+ * rows, so one still running after this long is stuck (a lock, a sick server) and fails instead
+ * of holding the source up forever; the source restarts and asks again.
+ */
+export const CATALOG_STATEMENT_TIMEOUT_MS = 30_000;
+
+/**
  * Runs source `name` until `signal` aborts or it fails for good. `observe` is handed each
  * PostgresSource as it is (re)started, for status and slot lag.
  */
@@ -80,7 +87,12 @@ export async function runPostgresSource(
   if (typeof ssl === 'object' && !ssl.rejectUnauthorized) {
     log.warn('the server certificate is not verified (insecure: true); for local use only');
   }
-  const catalogPool = new pg.Pool({ ...settings.connection, options: EXACT_TEXT_OPTIONS, max: 2 });
+  const catalogPool = new pg.Pool({
+    ...settings.connection,
+    options: EXACT_TEXT_OPTIONS,
+    statement_timeout: CATALOG_STATEMENT_TIMEOUT_MS,
+    max: 2,
+  });
   const contracts = new ContractCatalog({
     registry: createRegistry(config.registry),
     types: (oids) => loadTypes(catalogPool, oids),
