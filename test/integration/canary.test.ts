@@ -3,14 +3,16 @@
  * (emails, card numbers, the HMAC pepper, the admin token, the database password) runs through
  * `dsr-cdc run` (a source, pii-discovery and the admin API) with logging at debug; every log line,
  * the metrics text and every dead-letter header are captured, and none may contain a canary, in
- * clear, base64 (standard and url-safe) or hex.
+ * clear, base64 (standard and url-safe, at any alignment within a larger value) or hex. The
+ * database password is a random one of this test's own login role, not the stack's shared one.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
 import { loadConnections } from '../../src/config/connections.js';
 import { loadConfig } from '../../src/config/load.js';
 import { piiDiscoveryTopics } from '../../src/consumers/pii-discovery/index.js';
@@ -34,18 +36,50 @@ function cardNumber(): string {
   return [...digits, (10 - (sum % 10)) % 10].join('');
 }
 
-/** The canary as written and in the encodings a leak might take. */
+/**
+ * The canary as written and in the encodings a leak might take. Base64 inside a larger value
+ * depends on where the canary falls within a 3-byte group: for each of the three alignments, the
+ * characters that encode only the canary's own bytes (whole groups, so no padding) are listed.
+ */
 function encodings(canary: string): string[] {
-  const bytes = Buffer.from(canary, 'utf8');
-  return [
-    canary,
-    canary.toLowerCase(),
-    bytes.toString('base64').replace(/=+$/, ''),
-    bytes.toString('base64url'),
-    bytes.toString('hex'),
-    bytes.toString('hex').toUpperCase(),
-  ];
+  return [canary, canary.toLowerCase()].flatMap((form) => {
+    const bytes = Buffer.from(form, 'utf8');
+    const groups = [0, 1, 2].map((skip) =>
+      bytes.subarray(skip, skip + Math.floor((bytes.length - skip) / 3) * 3),
+    );
+    return [
+      form,
+      ...groups.map((group) => group.toString('base64')),
+      ...groups.map((group) => group.toString('base64url')),
+      bytes.toString('hex'),
+      bytes.toString('hex').toUpperCase(),
+    ];
+  });
 }
+
+/** A password as a person or a secret manager would pick one: mixed case, digits, punctuation. */
+function postgresLikePassword(): string {
+  return `Cn${randomBytes(18).toString('base64url')}!7#`;
+}
+
+describe('encodings of a canary', () => {
+  it('find its base64 and hex inside larger values, at every alignment', () => {
+    const canary = `canary-${randomBytes(12).toString('hex')}`;
+    const forms = encodings(canary);
+    for (let offset = 0; offset < 3; offset++) {
+      const embedded = Buffer.concat([randomBytes(offset + 3), Buffer.from(canary), randomBytes(2)]);
+      for (const text of [
+        embedded.toString('base64'),
+        embedded.toString('base64url'),
+        embedded.toString('hex'),
+      ]) {
+        expect({ offset, text, found: forms.some((form) => text.includes(form)) }).toMatchObject({
+          found: true,
+        });
+      }
+    }
+  });
+});
 
 describe('canaries never leave the data path', () => {
   const fx = new CdcFixture();
@@ -55,8 +89,10 @@ describe('canaries never leave the data path', () => {
     cards: Array.from({ length: 5 }, cardNumber),
     pepper: `canary-pepper-${randomBytes(24).toString('hex')}`,
     token: `canary-token-${randomBytes(24).toString('hex')}`,
-    password: loadConnections().postgres.password,
+    password: postgresLikePassword(),
   };
+  /** The source logs in as a role of its own, with the canary password (see beforeAll). */
+  const role = uniqueName('canary_login');
   const lines: string[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'dsr-cdc-canary-'));
   const controller = new AbortController();
@@ -72,6 +108,11 @@ describe('canaries never leave the data path', () => {
 
   beforeAll(async () => {
     await fx.open();
+    // the pipeline role's privileges (it is a member), its own login and REPLICATION (not inherited)
+    await fx.admin.query(
+      `CREATE ROLE ${role} LOGIN REPLICATION PASSWORD ${fx.admin.escapeLiteral(canaries.password)} ` +
+        `IN ROLE ${loadConnections().postgres.user}`,
+    );
     table = await fx.table('people', 'id int PRIMARY KEY, email text, card text, note text');
     await fx.publish();
     const configPath = writeSourceConfig(
@@ -87,6 +128,9 @@ describe('canaries never leave the data path', () => {
       },
       '${env:CANARY_PG_PASSWORD}',
     );
+    const written = parse(readFileSync(configPath, 'utf8'));
+    written.sources[fx.source].connection.user = role;
+    writeFileSync(configPath, stringify(written));
     const config = loadConfig({
       path: configPath,
       env: {
@@ -120,6 +164,7 @@ describe('canaries never leave the data path', () => {
     await admin.connect();
     await admin.deleteGroups([`${pipeline}.pii-discovery`, `${pipeline}.dsr-answer`]).catch(() => undefined);
     await admin.disconnect();
+    await fx.admin.query(`DROP ROLE IF EXISTS ${role}`);
     await fx.close();
     rmSync(dir, { recursive: true, force: true });
   }, 120_000);
