@@ -5,6 +5,7 @@
  * column stops only its table.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { metrics } from '../../src/observability/metrics.js';
 import { CdcFixture, type RunningSource } from '../support/cdc.js';
 import { waitFor } from '../support/source-process.js';
 import { WarehouseFixture } from '../support/warehouse.js';
@@ -123,6 +124,21 @@ describe('warehouse: coercion and the Snowflake loader', () => {
   it('loads the snapshot exactly', async () => {
     await waitEqual();
     expect((await warehouseRows()).length).toBe(300);
+    // type coercion counts what it read and wrote, and times its batches, as every stage does
+    const value = async (metric: 'eventsIn' | 'eventsOut', labels: Record<string, string>) =>
+      (await metrics[metric].get()).values
+        .filter((v) =>
+          Object.entries(labels).every(([k, l]) => (v.labels as Record<string, unknown>)[k] === l),
+        )
+        .reduce((sum, v) => sum + v.value, 0);
+    const cdc = fx.topic(table);
+    const warehouse = `warehouse.${fx.source}.public.${table}`;
+    expect(await value('eventsIn', { stage: 'type-coercion', topic: cdc })).toBeGreaterThanOrEqual(300);
+    expect(await value('eventsOut', { topic: warehouse })).toBeGreaterThanOrEqual(300);
+    const batches = (await metrics.batchSeconds.get()).values.find(
+      (v) => v.labels.stage === 'type-coercion' && v.metricName === 'dsr_cdc_batch_duration_seconds_count',
+    );
+    expect(batches?.value).toBeGreaterThan(0);
   }, 120_000);
 
   it('applies inserts, updates, deletes, a truncate and later writes', async () => {

@@ -4,7 +4,7 @@
  */
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { TableColumn } from '../../../../src/consumers/snowflake-loader/drift.js';
 import { type LoaderOptions, SnowflakeLoader } from '../../../../src/consumers/snowflake-loader/loader.js';
 import type { Warehouse } from '../../../../src/consumers/snowflake-loader/snowflake.js';
@@ -16,6 +16,7 @@ import {
   type WarehouseRow,
 } from '../../../../src/consumers/type-coercion/plan.js';
 import { createLogger } from '../../../../src/observability/logger.js';
+import { metrics } from '../../../../src/observability/metrics.js';
 
 const TOPIC = 'warehouse.shop.public.accounts';
 const TABLE = 'SHOP__PUBLIC__ACCOUNTS';
@@ -32,6 +33,10 @@ function contract(schemaId: number): Record<string, unknown> {
   }));
   return { type: 'record', name: 'accounts', fields, [KEY_PROPERTY]: ['ID'] };
 }
+
+/** dsr_cdc_warehouse_table_stopped of the test table (undefined until set). */
+const stoppedGauge = async () =>
+  (await metrics.warehouseTableStopped.get()).values.find((v) => v.labels.table === TABLE)?.value;
 
 /** A column as INFORMATION_SCHEMA reports it: ID a NUMBER(19,0), the others text. */
 const info = (name: string): TableColumn =>
@@ -138,6 +143,8 @@ function change(rows: WarehouseRow[], schemaId: number, id: number, offset = row
 }
 
 describe('SnowflakeLoader', () => {
+  beforeEach(() => metrics.warehouseTableStopped.reset());
+
   it('loads a batch of an older contract version into a table a newer version already widened', async () => {
     // a fresh process (nothing checked in memory) meets a lagging partition still on version 1,
     // while the table already has version 2's NICKNAME
@@ -160,6 +167,7 @@ describe('SnowflakeLoader', () => {
       expect.stringMatching(/column NICKNAME is no longer in the source contract/),
     ]);
     expect(f.paused).toEqual([[{ topic: TOPIC }]]);
+    expect(await stoppedGauge()).toBe(1);
     expect(f.warehouse.ran('BEGIN')).toEqual([]);
   });
 
@@ -198,6 +206,8 @@ describe('SnowflakeLoader', () => {
     expect(batch?.topicMessages.map((t) => [t.topic, t.messages.length])).toEqual([['dlq.loader', 3]]);
     expect(f.paused).toEqual([]);
     expect(f.loader.stoppedTables()).toEqual({});
+    // parked, not stopped: the table goes on loading the next batch that passes the gate
+    expect(await stoppedGauge()).not.toBe(1);
     expect(f.warehouse.ran('BEGIN')).toEqual([]);
   });
 });
