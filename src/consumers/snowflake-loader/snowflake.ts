@@ -85,11 +85,13 @@ export async function connectWarehouse(
 /**
  * connect() bounded by `timeoutMs` as a whole (the driver's own `timeout` is per HTTP request, of
  * every request, and its login retries can outlast it): a login that has not finished by then
- * fails with a retryable CONNECTION_FAILED and its connection is dropped.
+ * fails with a retryable CONNECTION_FAILED, and a session it opens later is closed at once.
  */
 export function login(connection: snowflake.Connection, timeoutMs: number): Promise<void> {
   return new Promise<void>((resolve, reject) => {
+    let late = false;
     const timer = setTimeout(() => {
+      late = true;
       reject(
         new DsrCdcError(
           'CONNECTION_FAILED',
@@ -98,11 +100,12 @@ export function login(connection: snowflake.Connection, timeoutMs: number): Prom
           { retryable: true, field: 'warehouse.snowflake.loginTimeoutMs' },
         ),
       );
-      if (connection.isUp()) connection.destroy(() => undefined);
     }, timeoutMs);
     connection.connect((error) => {
       clearTimeout(timer);
-      if (error) reject(translate(error, 'login'));
+      if (late) {
+        if (!error) connection.destroy(() => undefined);
+      } else if (error) reject(translate(error, 'login'));
       else resolve();
     });
   });

@@ -26,18 +26,22 @@ describe('login', () => {
       connect: (done: (error: snowflake.SnowflakeError | undefined) => void) => {
         if (ms !== undefined) setTimeout(() => done(undefined), ms);
       },
-      isUp: () => true,
       destroy: () => destroyed.push(true),
     };
     return { fake: fake as unknown as snowflake.Connection, destroyed };
   };
 
   it('fails a login that does not finish in time, retryable and naming the setting', async () => {
-    const { fake, destroyed } = connection();
-    const error = await login(fake, 50).catch((e: unknown) => e);
+    const error = await login(connection().fake, 50).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DsrCdcError);
     expect(error).toMatchObject({ code: 'CONNECTION_FAILED', retryable: true });
     expect((error as Error).message).toMatch(/within 50 ms.*warehouse\.snowflake\.loginTimeoutMs/);
+  });
+
+  it('closes the session of a login that succeeds after its timeout', async () => {
+    const { fake, destroyed } = connection(80);
+    await expect(login(fake, 20)).rejects.toThrow(/did not finish/);
+    await new Promise((resolve) => setTimeout(resolve, 120));
     expect(destroyed).toEqual([true]);
   });
 
