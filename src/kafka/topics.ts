@@ -7,6 +7,7 @@ import type { Admin, ITopicConfig } from 'kafkajs';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { DsrCdcError } from '../errors.js';
+import { kafkaCall } from './failures.js';
 
 const familySchema = z.object({
   name: z.string().min(1),
@@ -71,9 +72,14 @@ export function topicSpec(
   return { name, partitions: defaults.partitions, config: { ...defaults.config } };
 }
 
-/** Creates the topics that do not exist yet; existing topics are left as they are. */
+/**
+ * Creates the topics that do not exist yet; existing topics are left as they are. Each request
+ * goes through the 'kafka' breaker; failures are classified by kafkaError (an outage is a
+ * retryable CONNECTION_FAILED, a refused topic config REQUEST_REJECTED).
+ */
 export async function ensureTopics(admin: Admin, specs: TopicSpec[], replicationFactor = 1): Promise<void> {
-  const existing = new Set(await admin.listTopics());
+  const listTopics = async () => new Set(await kafkaCall('list its topics', () => admin.listTopics()));
+  const existing = await listTopics();
   const missing: ITopicConfig[] = specs
     .filter((spec) => !existing.has(spec.name))
     .map((spec) => ({
@@ -84,14 +90,12 @@ export async function ensureTopics(admin: Admin, specs: TopicSpec[], replication
     }));
   if (missing.length === 0) return;
   try {
-    await admin.createTopics({ topics: missing, waitForLeaders: true });
+    await kafkaCall(`create topics ${missing.map((t) => t.topic).join(', ')}`, () =>
+      admin.createTopics({ topics: missing, waitForLeaders: true }),
+    );
   } catch (error) {
     // another process of the same group may have created it in between: that is fine
-    const now = new Set(await admin.listTopics());
-    if (missing.some((t) => !now.has(t.topic))) {
-      throw new DsrCdcError('REQUEST_REJECTED', `could not create topics: ${(error as Error).message}`, {
-        cause: error,
-      });
-    }
+    const now = await listTopics();
+    if (missing.some((t) => !now.has(t.topic))) throw error;
   }
 }

@@ -1,5 +1,7 @@
+import type { Admin } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import {
+  ensureTopics,
   loadTopicFamilies,
   parseTopicFamilies,
   topicNamePart,
@@ -48,5 +50,44 @@ describe('topic families', () => {
     expect(() => parseTopicFamilies('families:\n  cdc:\n    name: x\n    partitions: zero\n')).toThrow(
       /families\.cdc\.partitions/,
     );
+  });
+});
+
+describe('ensureTopics', () => {
+  const spec = topicSpec(loadTopicFamilies(), 'source-state');
+  const kafkaJs = (name: string, fields: Record<string, unknown>) =>
+    Object.assign(new Error(`${name} happened`), { name, ...fields });
+  /** An admin whose listing answers `topics` in turn (or throws), and whose create does `create`. */
+  const fakeAdmin = (listings: (string[] | Error)[], create: () => Promise<boolean>) =>
+    ({
+      listTopics: async () => {
+        const next = listings.shift() ?? [];
+        if (next instanceof Error) throw next;
+        return next;
+      },
+      createTopics: create,
+    }) as unknown as Admin;
+
+  it('makes an unreachable Kafka a retryable CONNECTION_FAILED', async () => {
+    const admin = fakeAdmin([kafkaJs('KafkaJSConnectionError', { retriable: true })], async () => true);
+    await expect(ensureTopics(admin, [spec])).rejects.toMatchObject({
+      code: 'CONNECTION_FAILED',
+      retryable: true,
+      message: expect.stringContaining('Kafka did not list its topics'),
+    });
+  });
+
+  it("makes a broker's refusal REQUEST_REJECTED, unless another process created the topic meanwhile", async () => {
+    const refuse = async () => {
+      throw kafkaJs('KafkaJSProtocolError', { type: 'TOPIC_AUTHORIZATION_FAILED', retriable: false });
+    };
+    await expect(ensureTopics(fakeAdmin([[], []], refuse), [spec])).rejects.toMatchObject({
+      code: 'REQUEST_REJECTED',
+      retryable: false,
+      message: expect.stringContaining(
+        `Kafka refused to create topics ${spec.name} (TOPIC_AUTHORIZATION_FAILED)`,
+      ),
+    });
+    await expect(ensureTopics(fakeAdmin([[], [spec.name]], refuse), [spec])).resolves.toBeUndefined();
   });
 });
