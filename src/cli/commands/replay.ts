@@ -7,7 +7,7 @@ import { loadConfig } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
 import { piiDiscoverySettings, piiDiscoveryTopics } from '../../consumers/pii-discovery/index.js';
 import { lookup, lookupTokens } from '../../consumers/pii-discovery/lookup.js';
-import { SubjectIndex } from '../../consumers/pii-discovery/subject-index.js';
+import { parseIndexRecord, SubjectIndex } from '../../consumers/pii-discovery/subject-index.js';
 import type { DsrLocation } from '../../dsr/contracts.js';
 import { DsrCdcError } from '../../errors.js';
 import { createRegistry } from '../../events/registry.js';
@@ -19,13 +19,7 @@ import { parseBound } from '../../replay/bounds.js';
 import { barProgress, lineProgress } from '../../replay/progress.js';
 import { REPLAY_FORMATS, type ReplayFormat } from '../../replay/render.js';
 import { replay } from '../../replay/replay.js';
-import {
-  checkSubjectTopic,
-  LocationFilter,
-  parseIndexRecord,
-  parseSubject,
-  parseToken,
-} from '../../replay/subject.js';
+import { checkSubjectTopic, LocationFilter, parseSubject, parseToken } from '../../replay/subject.js';
 import type { CliCommand } from '../main.js';
 
 interface ReplayCliOptions {

@@ -7,8 +7,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Consumer, Kafka } from 'kafkajs';
+import { isDsrCdcError } from '../../errors.js';
 import { CONSUMER_RETRY, onFatalCrash } from '../../kafka/client.js';
-import { type IndexedLocation, type IndexRecord, SubjectIndex } from './subject-index.js';
+import { type IndexRecord, parseIndexRecord, SubjectIndex } from './subject-index.js';
 
 export class IndexView {
   readonly index = new SubjectIndex();
@@ -18,6 +19,8 @@ export class IndexView {
   private consumer: Consumer | undefined;
   /** Called when kafkajs gives up on the consumer. */
   onFatal: (error: Error) => void = () => undefined;
+  /** Called for a record that is not an index record (skipped: it names no location to trust). */
+  onCorruptRecord: (where: { partition: number; offset: string }) => void = () => undefined;
 
   constructor(
     private readonly kafka: Kafka,
@@ -38,7 +41,14 @@ export class IndexView {
       eachBatch: async ({ batch }) => {
         for (const message of batch.messages) {
           const key = message.key?.toString();
-          if (key) this.fromTopic(key, message.value?.toString() ?? null);
+          if (key) {
+            try {
+              this.fromTopic(key, message.value?.toString() ?? null);
+            } catch (error) {
+              if (!isDsrCdcError(error) || error.code !== 'EVENT_INVALID') throw error;
+              this.onCorruptRecord({ partition: batch.partition, offset: message.offset });
+            }
+          }
           this.consumed.set(batch.partition, BigInt(message.offset) + 1n);
         }
       },
@@ -66,10 +76,7 @@ export class IndexView {
       if (pending.length === 0) this.ownPending.delete(key);
       return;
     }
-    this.index.apply({
-      key,
-      value: serialized === null ? null : (JSON.parse(serialized) as IndexedLocation),
-    });
+    this.index.apply(parseIndexRecord(key, serialized));
   }
 
   /** Resolves when every record the topic holds now has been applied; false after the timeout. */

@@ -117,6 +117,8 @@ export async function runPiiDiscovery(config: Config, logger: Logger, signal: Ab
 
   const producer = createProducer(kafka);
   const view = new IndexView(kafka, topics.index.name);
+  view.onCorruptRecord = (where) =>
+    log.warn(where, 'skipped a record of the subject index that is not an index record');
   const discovery = new Discovery(
     kafka,
     registry,

@@ -7,6 +7,8 @@
  * process was assigned. Pure: no I/O.
  */
 
+import { DsrCdcError } from '../../errors.js';
+
 export interface IndexedLocation {
   source: string;
   schema: string;
@@ -118,4 +120,39 @@ export class SubjectIndex {
     for (const [token, location] of next) records.push({ key: indexKey(token, locationId), value: location });
     return records;
   }
+}
+
+/**
+ * One record of `dsr.subject-index` (key `<token>|<locationId>`, value a location as JSON or a
+ * tombstone). Throws EVENT_INVALID for a record that is not one, never quoting it: it may hold
+ * personal data.
+ */
+export function parseIndexRecord(key: string, value: string | null): IndexRecord {
+  let location: unknown = null;
+  try {
+    parseIndexKey(key);
+    if (value !== null) location = JSON.parse(value);
+  } catch {
+    throw new DsrCdcError(
+      'EVENT_INVALID',
+      'not a subject index record (a malformed key, or a value that is not JSON)',
+    );
+  }
+  if (value !== null && !isLocation(location)) {
+    throw new DsrCdcError('EVENT_INVALID', 'not a subject index record (the value is not a location)');
+  }
+  return { key, value: location as IndexedLocation | null };
+}
+
+function isLocation(value: unknown): value is IndexedLocation {
+  const l = value as Partial<IndexedLocation> | null;
+  return (
+    typeof l === 'object' &&
+    l !== null &&
+    typeof l.source === 'string' &&
+    typeof l.schema === 'string' &&
+    typeof l.table === 'string' &&
+    typeof l.primaryKey === 'object' &&
+    l.primaryKey !== null
+  );
 }

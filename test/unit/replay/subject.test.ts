@@ -1,12 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { DsrLocation } from '../../../src/dsr/contracts.js';
-import {
-  checkSubjectTopic,
-  LocationFilter,
-  parseIndexRecord,
-  parseSubject,
-  parseToken,
-} from '../../../src/replay/subject.js';
+import { checkSubjectTopic, LocationFilter, parseSubject, parseToken } from '../../../src/replay/subject.js';
 
 const location = (table: string, id: string): DsrLocation => ({
   source: 'app',
@@ -62,32 +56,6 @@ describe('LocationFilter', () => {
     expect(filter.keeps(null, envelope('customers'))).toBe(false);
     expect(filter.keeps({ id: 7n }, { requestId: 'x' })).toBe(false);
     expect(filter.keeps({ id: 7n }, null)).toBe(false);
-  });
-});
-
-describe('parseIndexRecord', () => {
-  const token = 'a'.repeat(64);
-  const value = { ...location('customers', '1'), identifierType: 'email' };
-
-  it('reads a location and a tombstone', () => {
-    expect(parseIndexRecord(`${token}|loc`, JSON.stringify(value))).toEqual({ key: `${token}|loc`, value });
-    expect(parseIndexRecord(`${token}|loc`, null)).toEqual({ key: `${token}|loc`, value: null });
-  });
-
-  it.each([
-    ['a value that is not JSON', `${token}|loc`, '{"email":"grace@example.test"'],
-    ['a value that is not a location', `${token}|loc`, '"grace@example.test"'],
-    ['a key without a location', 'grace@example.test', null],
-  ])('refuses %s as EVENT_INVALID without quoting it', (_what, key, text) => {
-    let error: { code?: string; message?: string } = {};
-    try {
-      parseIndexRecord(key, text);
-    } catch (e) {
-      error = e as typeof error;
-    }
-    expect(error.code).toBe('EVENT_INVALID');
-    expect(error.message).toMatch(/^not a subject index record/);
-    expect(error.message).not.toContain('grace');
   });
 });
 

@@ -3,6 +3,7 @@ import {
   type IndexedLocation,
   indexKey,
   parseIndexKey,
+  parseIndexRecord,
   SubjectIndex,
 } from '../../../../src/consumers/pii-discovery/subject-index.js';
 
@@ -71,5 +72,31 @@ describe('SubjectIndex', () => {
   it('splits keys at the first bar and refuses a key without one', () => {
     expect(parseIndexKey('abc|def|g')).toEqual({ token: 'abc', locationId: 'def|g' });
     expect(() => parseIndexKey('nobar')).toThrow(/malformed/);
+  });
+});
+
+describe('parseIndexRecord', () => {
+  const token = 'a'.repeat(64);
+  const value = location('customers', 1);
+
+  it('reads a location and a tombstone', () => {
+    expect(parseIndexRecord(`${token}|loc`, JSON.stringify(value))).toEqual({ key: `${token}|loc`, value });
+    expect(parseIndexRecord(`${token}|loc`, null)).toEqual({ key: `${token}|loc`, value: null });
+  });
+
+  it.each([
+    ['a value that is not JSON', `${token}|loc`, '{"email":"grace@example.test"'],
+    ['a value that is not a location', `${token}|loc`, '"grace@example.test"'],
+    ['a key without a location', 'grace@example.test', null],
+  ])('refuses %s as EVENT_INVALID without quoting it', (_what, key, text) => {
+    let error: { code?: string; message?: string } = {};
+    try {
+      parseIndexRecord(key, text);
+    } catch (e) {
+      error = e as typeof error;
+    }
+    expect(error.code).toBe('EVENT_INVALID');
+    expect(error.message).toMatch(/^not a subject index record/);
+    expect(error.message).not.toContain('grace');
   });
 });
