@@ -26,6 +26,7 @@ import pg from 'pg';
 import { DsrCdcError } from '../../errors.js';
 import { loadColumns, loadTypes } from '../../events/pg-catalog.js';
 import type { PgType } from '../../events/pg-types.js';
+import { pgErrorText } from '../pg-error-text.js';
 import { TEXT_TYPES } from '../postgres/snapshot.js';
 import { EXACT_TEXT_OPTIONS } from '../postgres/source.js';
 import type { SqlTableConfig } from './config.js';
@@ -280,15 +281,6 @@ export class PostgresPollerDriver implements SqlDriver {
       throw translate(error, 'catalog query');
     }
   }
-}
-
-/**
- * What an error of Postgres may say in our messages (pure): they reach run history, logs and the
- * status API, and a data exception (SQLSTATE class 22, e.g. 22P02 `invalid input syntax for type
- * …: "<value>"`) quotes the value it could not take, so for those only the code is kept.
- */
-export function pgErrorText(code: string | undefined, message: string): string {
-  return code?.startsWith('22') ? 'a data exception; the value is not quoted here' : message;
 }
 
 /** Connection problems are retryable; anything Postgres refused (permission, bad SQL) is not. */

@@ -23,6 +23,7 @@ import { SourceStateStore } from '../../kafka/source-state.js';
 import { ensureTopics } from '../../kafka/topics.js';
 import type { Logger } from '../../observability/logger.js';
 import { breakers } from '../../resilience.js';
+import { pgErrorText } from '../pg-error-text.js';
 import { formatLsn, parseLsn, type Relation } from './pgoutput.js';
 import { RawPgoutputPlugin } from './plugin.js';
 import type { PostgresSourceSettings } from './settings.js';
@@ -393,7 +394,7 @@ async function connectOrExplain(client: pg.Client, source: string): Promise<void
     } catch (error) {
       throw new DsrCdcError(
         'CONNECTION_FAILED',
-        `source '${source}': cannot connect to Postgres (${(error as Error).message})`,
+        `source '${source}': cannot connect to Postgres (${pgErrorText((error as { code?: string }).code, (error as Error).message)})`,
         { retryable: true, cause: error },
       );
     }
@@ -403,7 +404,7 @@ async function connectOrExplain(client: pg.Client, source: string): Promise<void
 /** Failures while streaming: connection problems are retryable, anything else is not. */
 function translate(error: unknown, source: string): DsrCdcError {
   if (error instanceof DsrCdcError) return error;
-  const message = (error as Error)?.message ?? String(error);
+  const message = pgErrorText((error as { code?: string })?.code, (error as Error)?.message ?? String(error));
   const connectionLost = /terminat|ECONNRESET|ECONNREFUSED|EPIPE|Connection|timeout/i.test(message);
   return new DsrCdcError(
     connectionLost ? 'CONNECTION_FAILED' : 'INTERNAL',

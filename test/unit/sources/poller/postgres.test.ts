@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DsrCdcError } from '../../../../src/errors.js';
-import { PRIMARY_SAFETY_LAG_MS, pgErrorText, safetyLagFor } from '../../../../src/sources/poller/postgres.js';
+import { PRIMARY_SAFETY_LAG_MS, safetyLagFor } from '../../../../src/sources/poller/postgres.js';
 
 /** What `fn` throws (undefined when it does not, which then fails the assertion on it). */
 function thrown(fn: () => unknown): unknown {
@@ -33,26 +33,5 @@ describe('safetyLagFor (the read-replica rule)', () => {
     expect(lagMs).toBe(30_000);
     expect(warning).toContain('only safetyLagMs (30000 ms) protects rows of late commits');
     expect(warning).toContain('longest write transaction on the primary plus the replay lag');
-  });
-});
-
-describe('pgErrorText', () => {
-  it('keeps only the code of a data exception (class 22), which quotes the value', () => {
-    const text = pgErrorText(
-      '22P02',
-      'invalid input syntax for type timestamp with time zone: "ann@example.test"',
-    );
-    expect(text).not.toContain('ann@example.test');
-    expect(text).toBe('a data exception; the value is not quoted here');
-    expect(pgErrorText('22008', 'date/time field value out of range: "2026-13-01"')).not.toContain('2026');
-  });
-
-  it('keeps other messages, which name objects, not values', () => {
-    expect(pgErrorText('42501', 'permission denied for table users')).toBe(
-      'permission denied for table users',
-    );
-    expect(pgErrorText(undefined, 'Connection terminated unexpectedly')).toBe(
-      'Connection terminated unexpectedly',
-    );
   });
 });
