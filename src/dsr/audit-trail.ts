@@ -6,6 +6,7 @@
 import type { Kafka } from 'kafkajs';
 import { DsrCdcError } from '../errors.js';
 import { readToEnd } from '../kafka/read-to-end.js';
+import { topicExists } from '../kafka/topics.js';
 import { type AuditChainProblem, verifyChain } from './audit-chain.js';
 import { type AuditEvent, type DsrResult, parseAuditEvent, parseDsrResult } from './contracts.js';
 
@@ -107,16 +108,6 @@ export async function readResults(kafka: Kafka, topic: string, requestId: string
     found.push({ partition, offset: message.offset, result });
   });
   return found;
-}
-
-async function topicExists(kafka: Kafka, topic: string): Promise<boolean> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    return (await admin.listTopics()).includes(topic);
-  } finally {
-    await admin.disconnect();
-  }
 }
 
 /**

@@ -3,10 +3,11 @@
  * topic and creates it before first use. Brokers never auto-create topics.
  */
 import { readFileSync } from 'node:fs';
-import type { Admin, ITopicConfig } from 'kafkajs';
+import type { Admin, ITopicConfig, Kafka } from 'kafkajs';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { DsrCdcError } from '../errors.js';
+import { connectAdmin } from './client.js';
 import { kafkaCall } from './failures.js';
 
 const familySchema = z.object({
@@ -97,5 +98,15 @@ export async function ensureTopics(admin: Admin, specs: TopicSpec[], replication
     // another process of the same group may have created it in between: that is fine
     const now = await listTopics();
     if (missing.some((t) => !now.has(t.topic))) throw error;
+  }
+}
+
+/** Whether the topic exists (commands that read a topic name a missing one as a user mistake). */
+export async function topicExists(kafka: Kafka, topic: string): Promise<boolean> {
+  const admin = await connectAdmin(kafka);
+  try {
+    return (await kafkaCall('list its topics', () => admin.listTopics())).includes(topic);
+  } finally {
+    await admin.disconnect();
   }
 }

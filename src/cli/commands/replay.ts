@@ -13,6 +13,7 @@ import { DsrCdcError } from '../../errors.js';
 import { createRegistry } from '../../events/registry.js';
 import { createKafka } from '../../kafka/client.js';
 import { readToEnd } from '../../kafka/read-to-end.js';
+import { topicExists } from '../../kafka/topics.js';
 import { createLogger } from '../../observability/logger.js';
 import { readableAvroTypeOptions } from '../../replay/avro-text.js';
 import { parseBound } from '../../replay/bounds.js';
@@ -130,13 +131,7 @@ async function subjectLocations(
   const token = options.token === undefined ? undefined : parseToken(options.token);
   const { answerer } = piiDiscoverySettings(config);
   const topic = piiDiscoveryTopics().index.name;
-  const admin = kafka.admin();
-  await admin.connect();
-  const exists = await admin
-    .listTopics()
-    .then((topics) => topics.includes(topic))
-    .finally(() => admin.disconnect());
-  if (!exists) {
+  if (!(await topicExists(kafka, topic))) {
     throw new DsrCdcError(
       'CONFIG_INVALID',
       `${field}: the subject index ${topic} does not exist; run \`dsr-cdc consumer run pii-discovery\` first`,
