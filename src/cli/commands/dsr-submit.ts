@@ -1,11 +1,10 @@
 import { Command, Option } from 'commander';
-import { Partitioners } from 'kafkajs';
 import { loadConfig } from '../../config/load.js';
 import { piiDiscoveryTopics } from '../../consumers/pii-discovery/index.js';
 import { awaitResult, buildRequest, submitRequest } from '../../dsr/client.js';
 import { IDENTIFIER_TYPES, type Identifier, REQUEST_TYPES, type RequestType } from '../../dsr/contracts.js';
 import { DsrCdcError } from '../../errors.js';
-import { createKafka } from '../../kafka/client.js';
+import { createKafka, createProducer } from '../../kafka/client.js';
 import { createLogger } from '../../observability/logger.js';
 import type { CliCommand } from '../main.js';
 import { defaultWaitMs, NOT_COMPLETE_EXIT, parseMs, printResult } from './dsr-result.js';
@@ -90,17 +89,9 @@ export const dsrSubmit: CliCommand = {
       const logger = createLogger({ level: config.log.level, component: 'dsr-cdc' });
       const kafka = createKafka(config.kafka, logger);
       const topics = piiDiscoveryTopics();
-      const producer = kafka.producer({
-        allowAutoTopicCreation: false,
-        createPartitioner: Partitioners.DefaultPartitioner,
-      });
+      const producer = createProducer(kafka);
       try {
-        await producer.connect().catch((error: unknown) => {
-          throw new DsrCdcError('CONNECTION_FAILED', `cannot connect to Kafka: ${(error as Error).message}`, {
-            retryable: true,
-            cause: error,
-          });
-        });
+        await producer.connect();
         await submitRequest(producer, topics.requests.name, request, { detect });
       } finally {
         await producer.disconnect();
