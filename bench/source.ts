@@ -48,6 +48,8 @@ export const SOURCE_USAGE = `usage: npm run bench -- source [options]
   --seconds N            C: how long to offer them (default 10)
   --rate-tx-size N       C: rows per transaction (default 10, i.e. 1000 transactions/s at 10000 events/s)
   --rate-connections N   C: writer connections (default 16)
+  --writer-sync on|off   synchronous_commit of the writers' sessions (default on); off takes the
+                         disk's fsync rate out of B, to see whether the source keeps up beyond it
   --linger-ms N          the source's batch.lingerMs (default: the config default, 5)
   --batch-messages N     the source's batch.maxMessages (default: the config default, 5000)
   --max-buffered N       the source's batch.maxBufferedMessages (default: the config default, 50000)
@@ -69,6 +71,7 @@ interface Options {
   seconds: number;
   rateTxSize: number;
   rateConnections: number;
+  writerSync: 'on' | 'off';
   lingerMs: number | undefined;
   batchMessages: number | undefined;
   maxBuffered: number | undefined;
@@ -94,6 +97,7 @@ function parseOptions(argv: string[]): Options {
       seconds: { type: 'string', default: '10' },
       'rate-tx-size': { type: 'string', default: '10' },
       'rate-connections': { type: 'string', default: '16' },
+      'writer-sync': { type: 'string', default: 'on' },
       'linger-ms': { type: 'string' },
       'batch-messages': { type: 'string' },
       'max-buffered': { type: 'string' },
@@ -123,6 +127,7 @@ function parseOptions(argv: string[]): Options {
     seconds: positive('seconds', values.seconds),
     rateTxSize: positive('rate-tx-size', values['rate-tx-size']),
     rateConnections: positive('rate-connections', values['rate-connections']),
+    writerSync: onOff('writer-sync', values['writer-sync']),
     lingerMs: values['linger-ms'] === undefined ? undefined : positive('linger-ms', values['linger-ms'], 0),
     batchMessages:
       values['batch-messages'] === undefined
@@ -368,10 +373,18 @@ function indent(text: string): string {
     .join('\n');
 }
 
-async function writers(scratch: Scratch, count: number): Promise<pg.Client[]> {
-  const clients = Array.from({ length: count }, () => new pg.Client(scratch.adminConfig()));
+async function writers(scratch: Scratch, count: number, sync: 'on' | 'off'): Promise<pg.Client[]> {
+  const clients = Array.from(
+    { length: count },
+    () => new pg.Client({ ...scratch.adminConfig(), options: `-c synchronous_commit=${sync}` }),
+  );
   await Promise.all(clients.map((c) => c.connect()));
   return clients;
+}
+
+function onOff(name: string, value: string | undefined): 'on' | 'off' {
+  if (value === 'on' || value === 'off') return value;
+  throw new Error(`--${name}: expected on or off, got '${value}'`);
 }
 
 async function closeAll(clients: pg.Client[]): Promise<void> {
@@ -404,7 +417,7 @@ async function writeAndWatch(
 
 async function scenarioA(ctx: Context, o: Options): Promise<Lines> {
   const { scratch } = ctx;
-  const [writer] = (await writers(scratch, 1)) as [pg.Client];
+  const [writer] = (await writers(scratch, 1, o.writerSync)) as [pg.Client];
   const insert = `INSERT INTO public.${scratch.table} SELECT ${rowValues('g')} FROM generate_series($1::bigint, $2::bigint) AS g`;
   let firstCommit = Number.NaN;
   let writeStart = Number.NaN;
@@ -445,7 +458,7 @@ async function scenarioA(ctx: Context, o: Options): Promise<Lines> {
 
 async function scenarioB(ctx: Context, o: Options): Promise<Lines> {
   const { scratch } = ctx;
-  const clients = await writers(scratch, o.connections);
+  const clients = await writers(scratch, o.connections, o.writerSync);
   const insert = `INSERT INTO public.${scratch.table} VALUES (${rowValues('$1::bigint')})`;
   let next = 1;
   let firstCommit = Number.NaN;
@@ -502,7 +515,7 @@ async function scenarioC(ctx: Context, o: Options): Promise<Lines> {
   );
   const consumer = scratch.kafka.consumer({ groupId: scratch.group(), maxWaitTimeInMs: 100 });
   await consumer.connect();
-  const clients = await writers(scratch, o.rateConnections);
+  const clients = await writers(scratch, o.rateConnections, o.writerSync);
   try {
     await consumer.subscribe({ topic: scratch.topic, fromBeginning: true });
     await consumer.run({
@@ -650,7 +663,7 @@ export async function runSourceBench(argv: string[]): Promise<void> {
             .join(' ')}`,
       ],
       ['node', process.version],
-      ['postgres', `${rows[0]?.v}, synchronous_commit=${rows[0]?.sc}`],
+      ['postgres', `${rows[0]?.v}, synchronous_commit=${rows[0]?.sc} (writers: ${o.writerSync})`],
       [
         'source',
         `node ${o.compiled ?? '--import tsx src/cli/main.ts'} source run (a child process), config defaults` +
