@@ -1,47 +1,20 @@
-/**
- * No loss, order per key, through crashes: the source runs as a real process (`dsr-cdc source
- * run`), is killed with SIGKILL at random points while writers keep committing — during the
- * snapshot and while streaming — and restarted each time. In the end every committed change is
- * in Kafka in commit order per key, and duplicates are exact copies identified by commitLsn + seq.
- */
-import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CdcFixture, type DecodedEvent, finalState } from '../support/cdc.js';
+import { describe, expect, it } from 'vitest';
+import { type DecodedEvent, finalState } from '../support/cdc.js';
 import { clientConfig } from '../support/postgres.js';
-import { spawnSource, waitFor, writeSourceConfig } from '../support/source-process.js';
+import { spawnSource, useProcessFixture, waitFor, writeSourceConfig } from '../support/source-process.js';
 
 const KILLS = 5;
 const KEYS = 300;
 const PRELOADED = 20_000;
 
 describe('replication source under kill -9', () => {
-  let fx: CdcFixture;
-  let dir: string;
-  const children: ChildProcess[] = [];
+  const run = useProcessFixture('crash');
 
-  beforeEach(async () => {
-    fx = new CdcFixture();
-    await fx.open();
-    dir = mkdtempSync(join(tmpdir(), 'dsr-cdc-crash-'));
-  });
-
-  afterEach(async () => {
-    for (const child of children) child.kill('SIGKILL');
-    await fx.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  function startSource(configPath: string): ChildProcess {
-    const child = spawnSource(fx, configPath);
-    children.push(child);
-    return child;
-  }
+  const startSource = (configPath: string) => run.track(spawnSource(run.fx, configPath));
 
   it('loses nothing and keeps order per key across 5 SIGKILLs during snapshot and streaming', async () => {
+    const { fx, dir } = run;
     const table = await fx.table('crash', 'id bigint PRIMARY KEY, v bigint NOT NULL, pad text');
     await fx.admin.query(
       `INSERT INTO ${table} SELECT g, 1, repeat('x', 50) FROM generate_series(1, ${PRELOADED}) g`,

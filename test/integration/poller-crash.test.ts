@@ -1,27 +1,11 @@
-/**
- * No loss through crashes: `dsr-cdc poller run` polls every second as a real process while writers
- * insert and update rows; it is killed with SIGKILL at random points (mid-page, mid-commit) and
- * restarted each time. In the end the latest version of every row is in Kafka: a restart resumes
- * from the stored watermark, which never passed anything Kafka did not hold.
- *
- * That the restart resumes from the stored watermark (and not from the start) is checked twice:
- * the watermark read from `_dsr-cdc.source-state` at each restart never goes backwards, and the
- * repeats are bounded by one page per kill (a page is published before its watermark is stored;
- * every row version is published once otherwise), where re-reading the table would repeat all of it.
- */
-import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SourceStateStore } from '../../src/kafka/source-state.js';
 import type { PollerState } from '../../src/sources/poller/publisher.js';
 import { comparePositions, type Watermark } from '../../src/sources/poller/watermark.js';
-import { CdcFixture } from '../support/cdc.js';
 import { postgresPollerLines, spawnPoller, writePollerConfig } from '../support/poller.js';
 import { clientConfig } from '../support/postgres.js';
-import { waitFor } from '../support/source-process.js';
+import { useProcessFixture, waitFor } from '../support/source-process.js';
 
 const KILLS = 4;
 const KEYS = 400;
@@ -29,29 +13,12 @@ const PRELOADED = 20_000;
 const PAGE_ROWS = 1_000;
 
 describe('Postgres poller under kill -9', () => {
-  let fx: CdcFixture;
-  let dir: string;
-  const children: ChildProcess[] = [];
+  const run = useProcessFixture('poller-crash');
 
-  beforeEach(async () => {
-    fx = new CdcFixture();
-    await fx.open();
-    dir = mkdtempSync(join(tmpdir(), 'dsr-cdc-poller-crash-'));
-  });
-
-  afterEach(async () => {
-    for (const child of children) child.kill('SIGKILL');
-    await fx.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  function start(path: string): ChildProcess {
-    const child = spawnPoller(fx.source, path);
-    children.push(child);
-    return child;
-  }
+  const start = (path: string) => run.track(spawnPoller(run.fx.source, path));
 
   it('publishes the latest version of every row across 4 SIGKILLs', async () => {
+    const { fx, dir } = run;
     const table = await fx.table(
       'crash',
       'id bigint PRIMARY KEY, updated_at timestamptz NOT NULL DEFAULT now(), v bigint NOT NULL, pad text',

@@ -1,56 +1,23 @@
-/**
- * Graceful shutdown of `dsr-cdc run` as a real process: SIGTERM while writers keep committing
- * ends the process with status 0 within runtime.shutdownTimeoutMs; after a restart, every
- * committed change is in Kafka (no gap per key), because the slot was acknowledged only up to
- * what Kafka had acknowledged.
- */
-import type { ChildProcess } from 'node:child_process';
-import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { appendFileSync } from 'node:fs';
 import pg from 'pg';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CdcFixture } from '../support/cdc.js';
+import { describe, expect, it } from 'vitest';
 import { clientConfig } from '../support/postgres.js';
-import { spawnSource, writeSourceConfig } from '../support/source-process.js';
+import { exited, spawnSource, useProcessFixture, writeSourceConfig } from '../support/source-process.js';
 
 const KEYS = 2_000;
 const SHUTDOWN_TIMEOUT_MS = 10_000;
 
 describe('dsr-cdc run under SIGTERM', () => {
-  let fx: CdcFixture;
-  let dir: string;
-  const children: ChildProcess[] = [];
-
-  beforeEach(async () => {
-    fx = new CdcFixture();
-    await fx.open();
-    dir = mkdtempSync(join(tmpdir(), 'dsr-cdc-shutdown-'));
-  });
-
-  afterEach(async () => {
-    for (const child of children) child.kill('SIGKILL');
-    await fx.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  const exited = (child: ChildProcess) =>
-    new Promise<number | null>((resolve) => {
-      if (child.exitCode !== null) resolve(child.exitCode);
-      else child.once('exit', (code) => resolve(code));
-    });
+  const run = useProcessFixture('shutdown');
 
   it('stops within the bound with status 0 and loses nothing across the restart', async () => {
+    const { fx, dir } = run;
     const table = await fx.table('load', 'id bigint PRIMARY KEY, v bigint NOT NULL');
     await fx.admin.query(`INSERT INTO ${table} SELECT g, 0 FROM generate_series(1, ${KEYS}) g`);
     await fx.publish();
     const configPath = writeSourceConfig(fx, dir, [table]);
     appendFileSync(configPath, `runtime: { shutdownTimeoutMs: ${SHUTDOWN_TIMEOUT_MS} }\n`);
-    const start = () => {
-      const child = spawnSource(fx, configPath, ['run', '--only', `source:${fx.source}`]);
-      children.push(child);
-      return child;
-    };
+    const start = () => run.track(spawnSource(fx, configPath, ['run', '--only', `source:${fx.source}`]));
 
     let child = start();
     await fx.waitStreaming(90_000);

@@ -4,11 +4,59 @@
  * `${env:...}` reference.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterEach, beforeEach } from 'vitest';
 import { stringify } from 'yaml';
 import { loadConnections } from '../../src/config/connections.js';
-import type { CdcFixture } from './cdc.js';
+import { CdcFixture } from './cdc.js';
+
+/**
+ * For tests that start dsr-cdc as real processes: before each test a CdcFixture and a scratch
+ * directory; after it every tracked process is SIGKILLed (a test that fails midway leaves none
+ * running) and both are removed. Call in a describe block.
+ */
+export function useProcessFixture(prefix: string): {
+  readonly fx: CdcFixture;
+  readonly dir: string;
+  track<T extends ChildProcess>(child: T): T;
+} {
+  let fx: CdcFixture | undefined;
+  let dir = '';
+  const children: ChildProcess[] = [];
+  beforeEach(async () => {
+    fx = new CdcFixture();
+    await fx.open();
+    dir = mkdtempSync(join(tmpdir(), `dsr-cdc-${prefix}-`));
+  });
+  afterEach(async () => {
+    for (const child of children.splice(0)) child.kill('SIGKILL');
+    await fx?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return {
+    get fx() {
+      if (!fx) throw new Error('useProcessFixture: the fixture exists only inside a test');
+      return fx;
+    },
+    get dir() {
+      return dir;
+    },
+    track(child) {
+      children.push(child);
+      return child;
+    },
+  };
+}
+
+/** Resolves with the process's exit code once it has exited. */
+export function exited(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
+    else child.once('exit', (code) => resolve(code));
+  });
+}
 
 /**
  * Writes a config capturing `tables` of the fixture (none: no source) into `dir`; returns its
