@@ -9,6 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
+import type { ClientConfig as PgClientConfig } from 'pg';
 import { z } from 'zod';
 import { DsrCdcError } from '../errors.js';
 import type { Secret } from './schema.js';
@@ -101,6 +102,42 @@ export function pgSsl(
   if (sslmode === 'verify-ca')
     return { rejectUnauthorized: true, checkServerIdentity: () => undefined, ...ca };
   return { rejectUnauthorized: false, ...ca };
+}
+
+/** A validated Postgres connection of the config (pgConnection with the usual fields). */
+export interface PgConnectionSettings {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password: Secret;
+  sslmode?: string | undefined;
+  sslrootcert?: string | undefined;
+}
+
+/** node-pg's client config for a connection of the config, with a 10 s connect timeout; `field` names it in errors. */
+export function pgClientConfig(
+  connection: PgConnectionSettings,
+  field: string,
+  readFile: (path: string) => string = readUtf8,
+): PgClientConfig {
+  const ssl = pgSsl(connection, field, readFile);
+  return {
+    host: connection.host,
+    port: connection.port,
+    database: connection.database,
+    user: connection.user,
+    password: connection.password.reveal(),
+    connectionTimeoutMillis: 10_000,
+    ...(ssl ? { ssl } : {}),
+  };
+}
+
+/** The warning a client owes when it honours insecure: true (TLS without certificate checks). */
+export function warnIfUnverified(config: PgClientConfig, logger: { warn(message: string): void }): void {
+  if (typeof config.ssl === 'object' && !config.ssl.rejectUnauthorized) {
+    logger.warn('the server certificate is not verified (insecure: true); for local use only');
+  }
 }
 
 /** kafkajs' `ssl` option for `kafka.ssl`. */

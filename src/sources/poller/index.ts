@@ -2,9 +2,8 @@
  * Wiring of a poller from the validated config: clients, contracts, publisher, component. The
  * only place that turns `sources.<name>` of a poller kind into running parts.
  */
-import type pg from 'pg';
 import type { Config } from '../../config/schema.js';
-import { pgSsl } from '../../config/tls.js';
+import { pgClientConfig, warnIfUnverified } from '../../config/tls.js';
 import { DsrCdcError } from '../../errors.js';
 import { ContractCatalog } from '../../events/contracts.js';
 import { createRegistry } from '../../events/registry.js';
@@ -13,7 +12,7 @@ import { loadTopicFamilies } from '../../kafka/topics.js';
 import { child, type Logger } from '../../observability/logger.js';
 import type { Component } from '../../runtime/component.js';
 import { type Poller, PollerComponent } from './component.js';
-import { POLLER_KINDS, type PostgresPollerConfig } from './config.js';
+import { POLLER_KINDS } from './config.js';
 import { MysqlPollerDriver } from './mysql.js';
 import { PostgresPollerDriver } from './postgres.js';
 import { PollerPublisher } from './publisher.js';
@@ -70,26 +69,26 @@ export function createPollerComponent(config: Config, name: string, logger: Logg
     });
     poller = new RestPoller(name, source, contracts, publisher, log);
   } else {
-    const { connection } = source;
-    const driver =
-      source.kind === 'postgres-poller'
-        ? new PostgresPollerDriver(
-            name,
-            postgresPollerConnection(name, source.connection, log),
-            source.safetyLagMs,
-          )
-        : new MysqlPollerDriver(
-            name,
-            {
-              host: connection.host,
-              port: connection.port,
-              database: connection.database,
-              user: connection.user,
-              password: connection.password.reveal(),
-              ...(source.connection.ssl ? { ssl: {} } : {}),
-            },
-            source.safetyLagMs,
-          );
+    let driver: PostgresPollerDriver | MysqlPollerDriver;
+    if (source.kind === 'postgres-poller') {
+      const connection = pgClientConfig(source.connection, `sources.${name}.connection`);
+      warnIfUnverified(connection, log);
+      driver = new PostgresPollerDriver(name, connection, source.safetyLagMs);
+    } else {
+      const { connection } = source;
+      driver = new MysqlPollerDriver(
+        name,
+        {
+          host: connection.host,
+          port: connection.port,
+          database: connection.database,
+          user: connection.user,
+          password: connection.password.reveal(),
+          ...(connection.ssl ? { ssl: {} } : {}),
+        },
+        source.safetyLagMs,
+      );
+    }
     const contracts = new ContractCatalog({
       registry,
       types: (oids) => driver.types(oids),
@@ -111,32 +110,6 @@ export function createPollerComponent(config: Config, name: string, logger: Logg
     };
   }
   return new PollerComponent(name, source.kind, source.schedule, poller, log);
-}
-
-/**
- * node-pg's config of a Postgres poller, under the replication source's TLS rules (config/tls.ts):
- * sslmode verify-full / verify-ca check the certificate (against sslrootcert when given); the
- * modes that do not were accepted by the config only with insecure: true, and are logged here.
- */
-export function postgresPollerConnection(
-  name: string,
-  connection: PostgresPollerConfig['connection'],
-  logger: Logger,
-  readFile?: (path: string) => string,
-): pg.ClientConfig {
-  const ssl = pgSsl(connection, `sources.${name}.connection`, readFile);
-  if (ssl && !ssl.rejectUnauthorized) {
-    logger.warn('the server certificate is not verified (insecure: true); for local use only');
-  }
-  return {
-    host: connection.host,
-    port: connection.port,
-    database: connection.database,
-    user: connection.user,
-    password: connection.password.reveal(),
-    connectionTimeoutMillis: 10_000,
-    ...(ssl ? { ssl } : {}),
-  };
 }
 
 /** SourceFactory.create of the runtime (runtime/components.ts) for the three poller kinds. */

@@ -4,7 +4,7 @@
  */
 import pg from 'pg';
 import type { Config } from '../../config/schema.js';
-import { pgSsl } from '../../config/tls.js';
+import { pgClientConfig, warnIfUnverified } from '../../config/tls.js';
 import { DsrCdcError } from '../../errors.js';
 import { ContractCatalog } from '../../events/contracts.js';
 import { loadTypes } from '../../events/pg-catalog.js';
@@ -36,15 +36,7 @@ export function postgresSourceSettings(config: Config, name: string): PostgresSo
   const { connection } = source;
   return {
     name,
-    connection: {
-      host: connection.host,
-      port: connection.port,
-      database: connection.database,
-      user: connection.user,
-      password: connection.password.reveal(),
-      connectionTimeoutMillis: 10_000,
-      ...withSsl(pgSsl(connection, `sources.${name}.connection`)),
-    },
+    connection: pgClientConfig(connection, `sources.${name}.connection`),
     publication: source.publication,
     slot: source.slot,
     include: [...source.tables.include],
@@ -60,8 +52,6 @@ export function postgresSourceSettings(config: Config, name: string): PostgresSo
     },
   };
 }
-
-const withSsl = (ssl: ReturnType<typeof pgSsl>) => (ssl ? { ssl } : {});
 
 /**
  * Server-side bound on each catalog query (type lookups for contracts): they read a few catalog
@@ -83,10 +73,7 @@ export async function runPostgresSource(
 ): Promise<void> {
   const settings = postgresSourceSettings(config, name);
   const log = child(logger, 'source').child({ source: name });
-  const { ssl } = settings.connection;
-  if (typeof ssl === 'object' && !ssl.rejectUnauthorized) {
-    log.warn('the server certificate is not verified (insecure: true); for local use only');
-  }
+  warnIfUnverified(settings.connection, log);
   const catalogPool = new pg.Pool({
     ...settings.connection,
     options: EXACT_TEXT_OPTIONS,

@@ -1,8 +1,8 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../../src/config/load.js';
+import { pgClientConfig, warnIfUnverified } from '../../../../src/config/tls.js';
 import { createLogger } from '../../../../src/observability/logger.js';
-import { postgresPollerConnection } from '../../../../src/sources/poller/index.js';
 
 const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
 const files: Record<string, string> = { '/certs/ca.pem': PEM };
@@ -44,7 +44,8 @@ function clientConfig(tls: string) {
     },
   });
   const logger = createLogger({ level: 'warn', destination });
-  const config = postgresPollerConnection('crm', pollerConnection(tls), logger, readFile);
+  const config = pgClientConfig(pollerConnection(tls), 'sources.crm.connection', readFile);
+  warnIfUnverified(config, logger);
   return { config, warnings: lines.map((line) => (JSON.parse(line) as { msg: string }).msg) };
 }
 
