@@ -10,6 +10,7 @@ import { MIN_PEPPER_BYTES } from '../consumers/pii-discovery/tokens.js';
 import { warehouseSchema } from '../consumers/warehouse-config.js';
 import { runtimeSectionSchema } from '../runtime/config.js';
 import { pollerSourceSchemas } from '../sources/poller/config.js';
+import { batchSchema } from './batch.js';
 import { kafkaTlsSchema, pgConnection } from './tls.js';
 
 /** `${env:NAME}` or `${file:/absolute/path}`: the only accepted form of a secret in the config. */
@@ -152,26 +153,7 @@ export function configSchema(resolve: SecretResolver) {
           heartbeatIntervalMs: z.number().int().min(100).default(10_000).meta({
             description: 'How often an idle stream confirms the server position, so WAL does not pile up.',
           }),
-          batch: z
-            .strictObject({
-              maxMessages: z.number().int().min(1).default(5_000),
-              maxBytes: z
-                .number()
-                .int()
-                .min(1024)
-                .default(4 * 1024 * 1024),
-              lingerMs: z.number().int().min(0).max(10_000).default(5),
-              maxBufferedMessages: z.number().int().min(1).default(50_000).meta({
-                description:
-                  'Backpressure: intake waits while this many events are not yet acknowledged by Kafka.',
-              }),
-            })
-            .default({
-              maxMessages: 5_000,
-              maxBytes: 4 * 1024 * 1024,
-              lingerMs: 5,
-              maxBufferedMessages: 50_000,
-            }),
+          batch: batchSchema,
         }),
         ...pollerSourceSchemas(secret),
       ]),

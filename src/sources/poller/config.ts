@@ -5,6 +5,7 @@
  */
 import { Cron } from 'croner';
 import { z } from 'zod';
+import { batchSchema } from '../../config/batch.js';
 import type { Config, Secret } from '../../config/schema.js';
 import { pgConnection } from '../../config/tls.js';
 
@@ -26,19 +27,6 @@ const schedule = z
 const qualifiedTable = z
   .string()
   .regex(/^[^.\s]+\.[^.\s]+$/, "expected 'schema.table' (for MySQL/MariaDB 'database.table')");
-
-const batch = z
-  .strictObject({
-    maxMessages: z.number().int().min(1).default(5_000),
-    maxBytes: z
-      .number()
-      .int()
-      .min(1024)
-      .default(4 * 1024 * 1024),
-    lingerMs: z.number().int().min(0).max(10_000).default(5),
-    maxBufferedMessages: z.number().int().min(1).default(50_000),
-  })
-  .default({ maxMessages: 5_000, maxBytes: 4 * 1024 * 1024, lingerMs: 5, maxBufferedMessages: 50_000 });
 
 const deletes = z
   .strictObject({
@@ -76,7 +64,7 @@ const sqlPoller = {
   schedule: schedule.default('*/10 * * * * *'),
   tables: z.array(sqlTable).min(1),
   pageRows: z.number().int().min(1).max(100_000).default(5_000),
-  batch,
+  batch: batchSchema,
 };
 
 const connection = (secret: z.ZodType<Secret, string>, defaultPort: number) => ({
@@ -212,7 +200,7 @@ export function pollerSourceSchemas(secret: z.ZodType<Secret, string>) {
       safetyLagMs: z.number().int().min(0).default(0).meta({
         description: 'The watermark never passes now − lag (timestamp cursors), for APIs that index late.',
       }),
-      batch,
+      batch: batchSchema,
     }),
   ] as const;
 }
