@@ -123,18 +123,25 @@ export function scrub(message: string): string {
     .replace(/"[^"]*"/g, '"…"');
 }
 
-/** snowflake-sdk's network error codes (401xxx) and HTTP 5xx / 429 are worth a retry. */
-function translate(error: snowflake.SnowflakeError, what: 'login' | 'statement'): DsrCdcError {
+/**
+ * snowflake-sdk's network error codes (401xxx) and HTTP 5xx / 429 are worth a retry, and so is a
+ * conflict with another transaction: Snowflake's 000625 (a lock not granted in time, or too many
+ * waiters), a deadlock victim, or the emulator's write conflict (duckdb "Conflict on update", seen
+ * when a killed loader's session still holds its open transaction). Anything else Snowflake
+ * answered (SQL, permissions, a rejected cast) is permanent.
+ */
+export function translate(error: snowflake.SnowflakeError, what: 'login' | 'statement'): DsrCdcError {
   const code = String(error.code ?? '');
   const status = (error as { response?: { status?: number } }).response?.status;
   const network =
     code.startsWith('401') ||
     /ECONN|ETIMEDOUT|EAI_AGAIN|socket hang up|timeout|Network error/i.test(error.message) ||
     (status !== undefined && (status >= 500 || status === 429));
+  const conflict = code === '000625' || /deadlock|Conflict on update/i.test(error.message);
   return new DsrCdcError(
-    network ? 'CONNECTION_FAILED' : what === 'login' ? 'CONNECTION_FAILED' : 'REQUEST_REJECTED',
+    network || conflict || what === 'login' ? 'CONNECTION_FAILED' : 'REQUEST_REJECTED',
     // Snowflake quotes an offending value in its message ('abc' is not recognized): never log it
     `Snowflake ${what} failed${code ? ` (${code})` : ''}: ${scrub(error.message)}`,
-    { retryable: network, cause: error },
+    { retryable: network || conflict, cause: error },
   );
 }

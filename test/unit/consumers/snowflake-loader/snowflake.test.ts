@@ -1,7 +1,7 @@
 /** The connection helpers of snowflake.ts that need no Snowflake: error scrubbing and the login bound. */
 import type snowflake from 'snowflake-sdk';
 import { describe, expect, it } from 'vitest';
-import { login, scrub } from '../../../../src/consumers/snowflake-loader/snowflake.js';
+import { login, scrub, translate } from '../../../../src/consumers/snowflake-loader/snowflake.js';
 import { DsrCdcError } from '../../../../src/errors.js';
 
 describe('scrub', () => {
@@ -47,5 +47,34 @@ describe('login', () => {
 
   it('resolves a login that finishes in time', async () => {
     await expect(login(connection(5).fake, 1_000)).resolves.toBeUndefined();
+  });
+});
+
+describe('translate', () => {
+  const sfError = (code: string, message: string) =>
+    Object.assign(new Error(message), { code }) as unknown as snowflake.SnowflakeError;
+
+  it.each([
+    ['000625', "Statement 'x' has locked table 'T' in transaction 1 and this lock has not yet been released"],
+    [
+      '000603',
+      'SQL execution internal error: TransactionException: TransactionContext Error: Conflict on update!',
+    ],
+    ['', 'Transaction 42 was aborted because of a deadlock'],
+    ['401001', 'Network error. Could not reach Snowflake.'],
+  ])('retries %s: %s', (code, message) => {
+    expect(translate(sfError(code, message), 'statement')).toMatchObject({
+      code: 'CONNECTION_FAILED',
+      retryable: true,
+    });
+  });
+
+  it.each([
+    ['003001', 'SQL access control error: Insufficient privileges to operate on table "T"'],
+    ['100038', "Numeric value 'jane@example.test' is not recognized"],
+  ])('does not retry %s, and scrubs its values', (code, message) => {
+    const error = translate(sfError(code, message), 'statement');
+    expect(error).toMatchObject({ code: 'REQUEST_REJECTED', retryable: false });
+    expect(error.message).not.toMatch(/jane|"T"/);
   });
 });
