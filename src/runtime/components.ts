@@ -7,8 +7,6 @@
  * registry, which every component needs).
  */
 import type { Config } from '../config/schema.js';
-import { runSnowflakeLoader } from '../consumers/snowflake-loader/index.js';
-import { runTypeCoercion } from '../consumers/type-coercion/index.js';
 import { child, type Logger } from '../observability/logger.js';
 import { pollerComponent } from '../sources/poller/index.js';
 import { supervise } from '../sources/supervise.js';
@@ -40,30 +38,41 @@ export const SOURCE_KINDS: Readonly<Record<string, SourceFactory>> = {
   'rest-poller': { create: pollerComponent },
 };
 
+type StageRun = (config: Config, logger: Logger, signal: AbortSignal) => Promise<void>;
+
 /**
  * A consumer stage run by one function that owns its clients and resolves once stopped, as a
- * group: hosted when `configured`, restarted after a backoff when it fails retryably.
+ * group: hosted when `configured`, restarted after a backoff when it fails retryably. Its module
+ * is loaded when the group starts, so a process that does not host it (a source's, say) does not
+ * carry its libraries (snowflake-sdk is the heaviest).
  */
 function stageGroup(
   name: string,
-  run: (config: Config, logger: Logger, signal: AbortSignal) => Promise<void>,
+  load: () => Promise<StageRun>,
   configured: (config: Config) => boolean,
 ): GroupFactory {
   return {
     configured,
     create: ({ config, logger }) => ({
       id: `group:${name}`,
-      run: (signal) => supervise(() => run(config, logger, signal), child(logger, name), signal),
+      run: async (signal) => {
+        const run = await load();
+        await supervise(() => run(config, logger, signal), child(logger, name), signal);
+      },
     }),
   };
 }
 
 export const GROUPS: Readonly<Record<string, GroupFactory>> = {
   'pii-discovery': piiDiscoveryGroup,
-  'type-coercion': stageGroup('type-coercion', runTypeCoercion, (config) => config.warehouse !== undefined),
+  'type-coercion': stageGroup(
+    'type-coercion',
+    async () => (await import('../consumers/type-coercion/index.js')).runTypeCoercion,
+    (config) => config.warehouse !== undefined,
+  ),
   'snowflake-loader': stageGroup(
     'snowflake-loader',
-    runSnowflakeLoader,
+    async () => (await import('../consumers/snowflake-loader/index.js')).runSnowflakeLoader,
     (config) => config.warehouse?.snowflake !== undefined,
   ),
 };

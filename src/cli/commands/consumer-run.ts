@@ -1,19 +1,19 @@
 import { Argument, Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
-import { runPiiDiscovery } from '../../consumers/pii-discovery/index.js';
-import { runSnowflakeLoader } from '../../consumers/snowflake-loader/index.js';
-import { runTypeCoercion } from '../../consumers/type-coercion/index.js';
 import { createLogger, type Logger } from '../../observability/logger.js';
 import { supervise } from '../../sources/supervise.js';
 import type { CliCommand } from '../main.js';
 import { runUntilSignal } from '../signals.js';
 
-/** The consumer stages, by the name given on the command line. */
-const CONSUMERS: Record<string, (config: Config, logger: Logger, signal: AbortSignal) => Promise<void>> = {
-  'pii-discovery': runPiiDiscovery,
-  'type-coercion': runTypeCoercion,
-  'snowflake-loader': runSnowflakeLoader,
+type StageRun = (config: Config, logger: Logger, signal: AbortSignal) => Promise<void>;
+
+/** The consumer stages, by the name given on the command line; each module loaded only to run it. */
+const CONSUMERS: Record<string, () => Promise<StageRun>> = {
+  'pii-discovery': async () => (await import('../../consumers/pii-discovery/index.js')).runPiiDiscovery,
+  'type-coercion': async () => (await import('../../consumers/type-coercion/index.js')).runTypeCoercion,
+  'snowflake-loader': async () =>
+    (await import('../../consumers/snowflake-loader/index.js')).runSnowflakeLoader,
 };
 
 /**
@@ -31,7 +31,7 @@ export const consumerRun: CliCommand = {
       .action(async (name: string, options: { config: string }) => {
         const config = loadConfig({ path: options.config, env: context.env });
         const logger = createLogger({ level: config.log.level, component: 'dsr-cdc' });
-        const consumer = CONSUMERS[name] as (typeof CONSUMERS)[string];
+        const consumer = await (CONSUMERS[name] as (typeof CONSUMERS)[string])();
         // a retryable failure (Kafka, the registry or Snowflake unreachable) restarts the stage
         // after a backoff, as `dsr-cdc run` does; anything else ends the command with its error
         await runUntilSignal(logger, `stopping ${name}`, (signal) =>
