@@ -95,7 +95,9 @@ export function warehouseSchema(secret: z.ZodType<Secret, string>) {
             description:
               'A dropped column or changed type: stop loading that table, or park its events in dlq.snowflake-loader.',
           }),
-          loginTimeoutMs: z.number().int().min(1000).default(30_000),
+          loginTimeoutMs: z.number().int().min(1000).default(30_000).meta({
+            description: 'Bound on the whole login (connect), retries included.',
+          }),
           statementTimeoutSeconds: z.number().int().min(1).default(600),
           batch: z
             .strictObject({
