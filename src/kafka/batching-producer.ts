@@ -44,7 +44,7 @@ export const DEFAULT_BATCHING: BatchingOptions = {
   maxBatchMessages: 5_000,
   maxBatchBytes: 4 * 1024 * 1024,
   lingerMs: 5,
-  maxBufferedMessages: 50_000,
+  maxBufferedMessages: 10_000,
 };
 
 export class BatchingProducer {
