@@ -55,6 +55,7 @@ export const SOURCE_USAGE = `usage: npm run bench -- source [options]
   --max-buffered N       the source's batch.maxBufferedMessages (default: the config default, 50000)
   --log-level L          the source's log level (default warn)
   --compiled DIR         run DIR/src/cli/main.js (the sources compiled to JS) instead of tsx; see README
+  --node-arg ARG         a Node flag for the source process (repeatable), e.g. --node-arg=--max-old-space-size=96
   --cpu-prof             run the source under \`node --cpu-prof\` and summarise where its time went
   --trace-batches        record every kafkajs sendBatch of the source (size, duration) and summarise
   --trace-memory         sample the source's process.memoryUsage() (heap, external, buffers) and summarise
@@ -80,6 +81,7 @@ interface Options {
   cpuProf: boolean;
   traceBatches: boolean;
   traceMemory: boolean;
+  nodeArgs: string[];
 }
 
 function parseOptions(argv: string[]): Options {
@@ -106,6 +108,7 @@ function parseOptions(argv: string[]): Options {
       'cpu-prof': { type: 'boolean', default: false },
       'trace-batches': { type: 'boolean', default: false },
       'trace-memory': { type: 'boolean', default: false },
+      'node-arg': { type: 'string', multiple: true, default: [] },
     },
   });
   const positive = (name: string, text: string | undefined, min = 1): number => {
@@ -140,6 +143,7 @@ function parseOptions(argv: string[]): Options {
     cpuProf: values['cpu-prof'] ?? false,
     traceBatches: values['trace-batches'] ?? false,
     traceMemory: values['trace-memory'] ?? false,
+    nodeArgs: values['node-arg'] ?? [],
   };
 }
 
@@ -222,6 +226,7 @@ async function scenario(
       nodeArgs: [
         ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
         ...(hooks ? ['--import', 'tsx', '--import', HOOKS_PRELOAD] : []),
+        ...options.nodeArgs,
       ],
     });
     const running = source;
@@ -669,7 +674,8 @@ export async function runSourceBench(argv: string[]): Promise<void> {
         `node ${o.compiled ?? '--import tsx src/cli/main.ts'} source run (a child process), config defaults` +
           (o.lingerMs === undefined ? '' : `, batch.lingerMs ${o.lingerMs}`) +
           (o.batchMessages === undefined ? '' : `, batch.maxMessages ${o.batchMessages}`) +
-          (o.maxBuffered === undefined ? '' : `, batch.maxBufferedMessages ${o.maxBuffered}`),
+          (o.maxBuffered === undefined ? '' : `, batch.maxBufferedMessages ${o.maxBuffered}`) +
+          (o.nodeArgs.length === 0 ? '' : `, node ${o.nodeArgs.join(' ')}`),
       ],
     ]),
   );
