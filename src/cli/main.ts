@@ -6,10 +6,10 @@
  * that is not complete).
  */
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { type ErrorCode, isDsrCdcError } from '../errors.js';
+import { packageFile } from '../package-root.js';
 import { CliExit } from './exit.js';
 
 /** What commands get from the process, passed in so that tests can run the CLI in-process. */
@@ -122,15 +122,9 @@ function processContext(): CliContext {
   };
 }
 
-/** The version of the nearest package.json: the same from src/cli and from dist/src/cli. */
+/** The package's version: the same from src/cli and from dist/src/cli. */
 function packageVersion(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const parent = dirname(dir);
-    if (parent === dir) return 'unknown';
-    dir = parent;
-  }
-  return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string }).version;
+  return (JSON.parse(readFileSync(packageFile('package.json'), 'utf8')) as { version: string }).version;
 }
 
 function isEntryPoint(): boolean {

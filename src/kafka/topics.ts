@@ -7,6 +7,7 @@ import type { Admin, ITopicConfig, Kafka } from 'kafkajs';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { DsrCdcError } from '../errors.js';
+import { packageFile } from '../package-root.js';
 import { connectAdmin } from './client.js';
 import { kafkaCall } from './failures.js';
 
@@ -27,7 +28,7 @@ export interface TopicSpec {
   config: Record<string, string>;
 }
 
-const TOPICS_FILE = new URL('../../topics/topics.yaml', import.meta.url);
+const TOPICS_FILE = packageFile('topics', 'topics.yaml');
 
 /** Parses topics.yaml text (pure, so tests can hand in their own). */
 export function parseTopicFamilies(text: string): TopicFamilies {
