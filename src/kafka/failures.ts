@@ -102,11 +102,17 @@ export function kafkaCall<T>(
   call: () => Promise<T>,
   through: Breakers = processBreakers,
 ): Promise<T> {
-  return through.call(KAFKA_BREAKER, async () => {
-    try {
-      return await call();
-    } catch (error) {
-      throw kafkaError(error, action);
-    }
-  });
+  return through.call(KAFKA_BREAKER, () => kafkaClassified(action, call));
+}
+
+/**
+ * `call`, its failure (kafkajs' own or ours) as a DsrCdcError classified by kafkaError, without
+ * the breaker: for calls made of others that already go through it (one failure counts once).
+ */
+export async function kafkaClassified<T>(action: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw kafkaError(error, action);
+  }
 }

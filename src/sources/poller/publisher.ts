@@ -15,7 +15,7 @@ import { DsrCdcError } from '../../errors.js';
 import type { ChangeToEncode, TableEncoder } from '../../events/contracts.js';
 import { type BatchingOptions, BatchingProducer } from '../../kafka/batching-producer.js';
 import { connectAdmin, createProducer } from '../../kafka/client.js';
-import { kafkaError } from '../../kafka/failures.js';
+import { kafkaClassified } from '../../kafka/failures.js';
 import { SourceStateStore } from '../../kafka/source-state.js';
 import { ensureTopics, type TopicSpec } from '../../kafka/topics.js';
 import type { Watermark } from './watermark.js';
@@ -44,8 +44,8 @@ export class PollerPublisher {
     await producer.connect();
     try {
       const store = new SourceStateStore(this.kafka, producer);
-      await translated('create the source-state topic', () => store.ensureTopic());
-      const state = await translated(`read the state of ${this.sourceId}`, () =>
+      await kafkaClassified('create the source-state topic', () => store.ensureTopic());
+      const state = await kafkaClassified(`read the state of ${this.sourceId}`, () =>
         store.read<PollerState>(this.sourceId),
       );
       this.state = state ?? { tables: {} };
@@ -65,7 +65,7 @@ export class PollerPublisher {
   async ensureTopics(topics: TopicSpec[]): Promise<void> {
     const admin = await connectAdmin(this.kafka);
     try {
-      await translated('create the poller topics', () => ensureTopics(admin, topics));
+      await kafkaClassified('create the poller topics', () => ensureTopics(admin, topics));
     } finally {
       await admin.disconnect().catch(() => undefined);
     }
@@ -86,20 +86,8 @@ export class PollerPublisher {
 
   /** Encodes and enqueues one change (waits while the producer's buffer is full). */
   async publish(encoder: TableEncoder, change: ChangeToEncode): Promise<void> {
-    let encoded: { key: Buffer | null; value: Buffer };
-    try {
-      encoded = encoder.encode(change);
-    } catch (error) {
-      if (error instanceof DsrCdcError) throw error;
-      // the registry client names the fields that do not fit (paths, never values)
-      const paths = ((error as { paths?: string[][] }).paths ?? []).map((p) => p.join('.'));
-      throw new DsrCdcError(
-        'EVENT_INVALID',
-        `an event of ${encoder.topic.name} does not fit its contract (${paths.join(', ') || (error as Error).name})`,
-        { cause: error },
-      );
-    }
-    const { key, value } = encoded;
+    // EVENT_INVALID naming the column or field, never the value
+    const { key, value } = encoder.encode(change);
     await this.required(this.batching).enqueue({ topic: encoder.topic.name, key, value });
   }
 
@@ -122,14 +110,5 @@ export class PollerPublisher {
   private required<T>(value: T | undefined): T {
     if (value === undefined) throw new DsrCdcError('INTERNAL', 'PollerPublisher used before open()');
     return value;
-  }
-}
-
-/** `call`, its failure (kafkajs' own or ours) as a DsrCdcError classified by kafkaError. */
-async function translated<T>(action: string, call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    throw kafkaError(error, action);
   }
 }
