@@ -18,6 +18,11 @@ does against real Snowflake:
 - NUMBER and NUMBER(38,0) hold 38 digits, as in Snowflake (fakesnow makes them 64-bit integers).
 - A statement still running after 10 s is answered "in progress" and its result polled, as
   Snowflake does, so the driver never times out and sends it again.
+- A session that holds an open transaction but has sent nothing for 30 s is taken as detached (its
+  client was killed) and the transaction is rolled back. Snowflake aborts a detached transaction
+  that blocks another once it has been idle for 5 minutes (its transactions documentation); the
+  emulator does it sooner, so tests need not wait, and without it a killed client's uncommitted
+  writes would conflict with its successor's until the emulator restarts.
 
 GET /healthz answers 200 once the server is up. With --db-path, databases are files in DIR
 (DIR/<DATABASE>.db, created if missing) shared by all sessions; otherwise they live in memory.
@@ -77,6 +82,9 @@ ARRAY_BINDING_THRESHOLD = 2**31 - 1
 # A statement still running after this long is answered "in progress". Snowflake waits about 45 s,
 # under the driver's default request timeout of 90 s; this stays under shorter ones too.
 IN_PROGRESS_AFTER_S = 10
+
+# A session with an open transaction that sent nothing for this long was abandoned (see above).
+ABANDONED_AFTER_S = 30
 RESULT_PATH = re.compile(r'/queries/(\w+)/result')
 
 EPOCH_DATE = datetime.date(1970, 1, 1)
@@ -207,6 +215,53 @@ class Adapter:
         self.app = app
         # statements answered "in progress", by the id of the URL their result is polled at
         self.running: dict[str, asyncio.Task[Response]] = {}
+        # per session token: requests not yet answered, and when it last sent or was answered
+        self.busy: dict[str, int] = {}
+        self.last_seen: dict[str, float] = {}
+        self.reaped: dict[str, float] = {}
+        self.reaper: asyncio.Task[None] | None = None
+
+    def _track(self, scope: dict[str, Any], task: asyncio.Task[Response]) -> None:
+        """Notes a session's activity until its request's task is done."""
+        auth = next((v for k, v in scope['headers'] if k.lower() == b'authorization'), b'').decode()
+        token = auth[17:-1] if auth.startswith('Snowflake Token=') else None
+        if token is None:
+            return
+        self.busy[token] = self.busy.get(token, 0) + 1
+        self.last_seen[token] = time.monotonic()
+
+        def done(_: asyncio.Task[Response]) -> None:
+            self.busy[token] -= 1
+            self.last_seen[token] = time.monotonic()
+
+        task.add_done_callback(done)
+        if self.reaper is None:
+            self.reaper = asyncio.create_task(self._reap_abandoned())
+
+    async def _reap_abandoned(self) -> None:
+        """Rolls back the open transaction of every session idle for ABANDONED_AFTER_S."""
+        while True:
+            await asyncio.sleep(5)
+            now = time.monotonic()
+            for token, seen in list(self.last_seen.items()):
+                conn = fakesnow.server.sessions.get(token)
+                if conn is None:
+                    del self.last_seen[token]
+                    self.busy.pop(token, None)
+                    self.reaped.pop(token, None)
+                elif (
+                    self.busy.get(token, 0) == 0
+                    and now - seen > ABANDONED_AFTER_S
+                    and self.reaped.get(token) != seen
+                ):
+                    # once per idle spell; with autocommit on fakesnow passes BEGIN through to
+                    # duckdb without noting it, so a ROLLBACK is tried and "no transaction" ignored
+                    self.reaped[token] = seen
+                    try:
+                        conn.rollback()
+                        log.info('rolled back the transaction of a session idle for %.0f s', now - seen)
+                    except Exception:  # noqa: BLE001 - no transaction open (the usual case)
+                        pass
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope['type'] != 'http':
@@ -220,7 +275,10 @@ class Adapter:
         started = time.monotonic()
         poll = RESULT_PATH.fullmatch(path)
         key = poll[1] if poll and poll[1] in self.running else secrets.token_hex(16)
-        task = self.running.pop(key, None) or asyncio.create_task(self._respond(scope, receive))
+        task = self.running.pop(key, None)
+        if task is None:
+            task = asyncio.create_task(self._respond(scope, receive))
+            self._track(scope, task)
         statement = path == '/queries/v1/query-request' or poll
         await asyncio.wait({task}, timeout=IN_PROGRESS_AFTER_S if statement else None)
         if task.done():
