@@ -132,6 +132,7 @@ describe('snowflake loader under kill -9', () => {
       180_000,
       'the warehouse never equalled the source after the kills',
     ).catch(async (error) => {
+      process.stderr.write(`the catch-up loader's log (tail):\n${final.stderrTail()}\n`);
       expect(await warehouseRows()).toEqual(await sourceRows());
       throw error;
     });

@@ -101,13 +101,14 @@ export function writeSourceConfig(
 
 /**
  * Starts `dsr-cdc source run` (or the command `argv` names, e.g. `run --only source:<name>`, with
- * `--config` appended); its stderr tail is printed if it exits with an error.
+ * `--config` appended); its stderr tail is printed if it exits with an error, and kept for a test
+ * that wants to show it (`stderrTail()`).
  */
 export function spawnSource(
   fx: CdcFixture,
   configPath: string,
   argv: string[] = ['source', 'run', fx.source],
-): ChildProcess {
+): ChildProcess & { stderrTail(): string } {
   const connections = loadConnections();
   const child = spawn(process.execPath, ['bin/dsr-cdc.js', ...argv, '--config', configPath], {
     env: {
@@ -124,7 +125,7 @@ export function spawnSource(
   child.once('exit', (code, signal) => {
     if (code !== 0 && signal !== 'SIGKILL') process.stderr.write(`source exited ${code}: ${stderr}\n`);
   });
-  return child;
+  return Object.assign(child, { stderrTail: () => stderr });
 }
 
 /** Polls `check` every 200 ms until it holds; throws `message` after `timeoutMs`. */
