@@ -13,6 +13,7 @@ import { isDsrCdcError } from '../../errors.js';
 import type { ChangeEnvelope, ForeignKey } from '../../events/envelope.js';
 import { decodeWire } from '../../events/registry.js';
 import { deadLetter } from '../../kafka/dlq.js';
+import { kafkaCall } from '../../kafka/failures.js';
 import { PatternConsumer } from '../../kafka/pattern-consumer.js';
 import type { Logger } from '../../observability/logger.js';
 import { metrics, secondsSince } from '../../observability/metrics.js';
@@ -116,7 +117,9 @@ export class Discovery {
       ...(dead.length > 0 ? [{ topic: this.options.dlqTopic, messages: dead }] : []),
     ];
     if (topicMessages.length > 0) {
-      await this.producer.sendBatch({ acks: -1, topicMessages }).catch((error: unknown) => {
+      await kafkaCall('acknowledge index records', () =>
+        this.producer.sendBatch({ acks: -1, topicMessages }),
+      ).catch((error: unknown) => {
         // the in-memory index already holds these records: retrying the batch would diff
         // against writes that never happened, so the process stops and rebuilds from the topic
         this.onFatal(error as Error);

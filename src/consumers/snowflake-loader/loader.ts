@@ -23,6 +23,7 @@ import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Producer
 import { DsrCdcError } from '../../errors.js';
 import { decodeWire } from '../../events/registry.js';
 import { deadLetterOrStop } from '../../kafka/dlq.js';
+import { kafkaCall } from '../../kafka/failures.js';
 import { PatternConsumer } from '../../kafka/pattern-consumer.js';
 import type { Logger } from '../../observability/logger.js';
 import { metrics, secondsSince } from '../../observability/metrics.js';
@@ -194,10 +195,12 @@ export class SnowflakeLoader {
       delete target.stopped;
     }
     if (dead.length > 0)
-      await this.producer.sendBatch({
-        acks: -1,
-        topicMessages: [{ topic: this.options.dlqTopic, messages: dead }],
-      });
+      await kafkaCall('acknowledge dead letters', () =>
+        this.producer.sendBatch({
+          acks: -1,
+          topicMessages: [{ topic: this.options.dlqTopic, messages: dead }],
+        }),
+      );
 
     if (target && changes.length > 0)
       await this.apply(target.contract, partition, changes, topic, applied, next, heartbeat);

@@ -11,7 +11,9 @@ import type { Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafka
 import { DsrCdcError } from '../../errors.js';
 import type { ChangeEnvelope } from '../../events/envelope.js';
 import { decodeWire, type WireEncoder, wireEncoder } from '../../events/registry.js';
+import { connectAdmin } from '../../kafka/client.js';
 import { deadLetterOrStop } from '../../kafka/dlq.js';
+import { kafkaCall } from '../../kafka/failures.js';
 import { PatternConsumer } from '../../kafka/pattern-consumer.js';
 import { ensureTopics, type TopicFamilies, type TopicSpec, topicSpec } from '../../kafka/topics.js';
 import type { Logger } from '../../observability/logger.js';
@@ -113,7 +115,10 @@ export class TypeCoercion {
     }
     const topicMessages = [...out].map(([topic, messages]) => ({ topic, messages }));
     if (dead.length > 0) topicMessages.push({ topic: this.options.dlqTopic, messages: dead });
-    if (topicMessages.length > 0) await this.producer.sendBatch({ acks: -1, topicMessages });
+    if (topicMessages.length > 0)
+      await kafkaCall('acknowledge warehouse events', () =>
+        this.producer.sendBatch({ acks: -1, topicMessages }),
+      );
     // the DLQ's events are counted by dlqEvents
     for (const [topic, messages] of out) metrics.eventsOut.inc({ topic }, messages.length);
     const last = batch.messages.at(-1);
@@ -154,16 +159,11 @@ export class TypeCoercion {
       keyContract,
       this.options.settingsFor(`${source}.${schema}.${table}`),
     );
-    const admin = this.kafka.admin();
+    // failures are classified (an outage retryable, an authorization refusal not) and go through
+    // the kafka breaker
+    const admin = await connectAdmin(this.kafka);
     try {
-      await admin.connect();
       await ensureTopics(admin, [spec]);
-    } catch (error) {
-      // Kafka unreachable or busy: the event is fine, the stage retries after a restart
-      throw new DsrCdcError('CONNECTION_FAILED', `cannot create ${spec.name}: ${(error as Error).message}`, {
-        retryable: true,
-        cause: error,
-      });
     } finally {
       await admin.disconnect();
     }
