@@ -7,6 +7,7 @@
  * registry, which every component needs).
  */
 import type { Config } from '../config/schema.js';
+import { CONSUMER_STAGES, type StageName } from '../consumers/stages.js';
 import { child, type Logger } from '../observability/logger.js';
 import { pollerComponent } from '../sources/poller/index.js';
 import { supervise } from '../sources/supervise.js';
@@ -38,25 +39,19 @@ export const SOURCE_KINDS: Readonly<Record<string, SourceFactory>> = {
   'rest-poller': { create: pollerComponent },
 };
 
-type StageRun = (config: Config, logger: Logger, signal: AbortSignal) => Promise<void>;
-
 /**
  * A consumer stage run by one function that owns its clients and resolves once stopped, as a
  * group: hosted when `configured`, restarted after a backoff when it fails retryably. Its module
  * is loaded when the group starts, so a process that does not host it (a source's, say) does not
  * carry its libraries (snowflake-sdk is the heaviest).
  */
-function stageGroup(
-  name: string,
-  load: () => Promise<StageRun>,
-  configured: (config: Config) => boolean,
-): GroupFactory {
+function stageGroup(name: StageName, configured: (config: Config) => boolean): GroupFactory {
   return {
     configured,
     create: ({ config, logger }) => ({
       id: `group:${name}`,
       run: async (signal) => {
-        const run = await load();
+        const run = await CONSUMER_STAGES[name]();
         await supervise(() => run(config, logger, signal), child(logger, name), signal);
       },
     }),
@@ -65,14 +60,6 @@ function stageGroup(
 
 export const GROUPS: Readonly<Record<string, GroupFactory>> = {
   'pii-discovery': piiDiscoveryGroup,
-  'type-coercion': stageGroup(
-    'type-coercion',
-    async () => (await import('../consumers/type-coercion/index.js')).runTypeCoercion,
-    (config) => config.warehouse !== undefined,
-  ),
-  'snowflake-loader': stageGroup(
-    'snowflake-loader',
-    async () => (await import('../consumers/snowflake-loader/index.js')).runSnowflakeLoader,
-    (config) => config.warehouse?.snowflake !== undefined,
-  ),
+  'type-coercion': stageGroup('type-coercion', (config) => config.warehouse !== undefined),
+  'snowflake-loader': stageGroup('snowflake-loader', (config) => config.warehouse?.snowflake !== undefined),
 };
