@@ -161,8 +161,12 @@ export function contractById(
 /** Encodes one value of a registered Avro schema into the registry's wire format. */
 export type WireEncoder = (value: unknown) => Buffer;
 
-/** Scratch space shared by every WireEncoder (encoding is synchronous); grows to the largest event. */
-let scratch = Buffer.allocUnsafe(64 * 1024);
+/**
+ * Scratch space shared by every WireEncoder (encoding is synchronous). It grows for a large event
+ * (a TOAST value, up to 64 MB) and shrinks back after it, so one such row does not pin its size.
+ */
+const SCRATCH_BYTES = 64 * 1024;
+let scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
 
 /**
  * The encoder of a registered Avro schema: the same bytes as `SchemaRegistry.encode` (magic byte 0,
@@ -191,6 +195,7 @@ export async function wireEncoder(registry: SchemaRegistry, schemaId: number): P
       if (end >= 0) {
         const out = Buffer.allocUnsafe(end);
         scratch.copy(out, 0, 0, end);
+        if (scratch.length > 16 * SCRATCH_BYTES) scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
         return out;
       }
       // avsc reports the missing bytes as a negative end

@@ -595,6 +595,38 @@ describe('decimalText', () => {
   });
 });
 
+describe('Avro long (bigint)', () => {
+  /** Avro's zigzag varint of n, computed on bigints: an oracle independent of avsc. */
+  const zigzagVarint = (n: bigint): number[] => {
+    let z = n >= 0n ? n << 1n : (-n << 1n) - 1n;
+    const bytes: number[] = [];
+    do {
+      const low = Number(z & 0x7fn);
+      z >>= 7n;
+      bytes.push(z > 0n ? low | 0x80 : low);
+    } while (z > 0n);
+    return bytes;
+  };
+  const long = avsc.Type.forSchema('long', avroTypeOptions());
+  const edges = [2n ** 30n, 2n ** 52n - 1n, 2n ** 52n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 63n - 1n].flatMap(
+    (n) => [n - 1n, n, n + 1n, -n - 1n, -n, -n + 1n],
+  );
+
+  it.each([0n, 1n, -1n, ...edges].filter((n) => n >= -(2n ** 63n) && n < 2n ** 63n))(
+    '%s: the zigzag varint, read back exactly (fast path and bigint path agree at their border)',
+    (n) => {
+      const bytes = long.toBuffer(n);
+      expect([...bytes]).toEqual(zigzagVarint(n));
+      expect(long.fromBuffer(bytes)).toBe(n);
+    },
+  );
+
+  it('accepts safe-integer numbers and reads them as bigint', () => {
+    expect(long.fromBuffer(long.toBuffer(2 ** 52))).toBe(2n ** 52n);
+    expect(long.fromBuffer(long.toBuffer(-42))).toBe(-42n);
+  });
+});
+
 describe('properties (random values round-trip exactly)', () => {
   it('int8 over the whole int64 range', () => {
     for (let i = 0; i < 2000; i++) {
