@@ -3,13 +3,14 @@
  * `${env:...}` references), the component built from it exactly as the CLI builds it, and the
  * environment those references resolve from.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConnections } from '../../src/config/connections.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createPollerComponent } from '../../src/sources/poller/index.js';
+import { spawnCli } from './source-process.js';
 
 /** What the `${env:...}` references of the written configs resolve from. */
 export function pollerEnv(extra: Record<string, string> = {}): Record<string, string> {
@@ -75,18 +76,7 @@ export function pollerComponent(path: string, name: string, env = pollerEnv()) {
   );
 }
 
-/** Starts `dsr-cdc poller run` as a real process; its stderr tail is printed if it fails. */
+/** Starts `dsr-cdc poller run` as a real process (see spawnCli). */
 export function spawnPoller(name: string, configPath: string): ChildProcess {
-  const child = spawn(process.execPath, ['bin/dsr-cdc.js', 'poller', 'run', name, '--config', configPath], {
-    env: { ...process.env, ...pollerEnv() },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-4_000);
-  });
-  child.once('exit', (code, signal) => {
-    if (code !== 0 && signal !== 'SIGKILL') process.stderr.write(`poller exited ${code}: ${stderr}\n`);
-  });
-  return child;
+  return spawnCli(['poller', 'run', name, '--config', configPath], pollerEnv());
 }

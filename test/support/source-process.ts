@@ -1,5 +1,5 @@
 /**
- * The source as a real process (`bin/dsr-cdc.js source run`), for tests that kill it or take
+ * The source as a real process (`dsr-cdc source run`), for tests that kill it or take
  * services away under it. The config is written like a user would write it, the password as an
  * `${env:...}` reference.
  */
@@ -100,22 +100,13 @@ export function writeSourceConfig(
 }
 
 /**
- * Starts `dsr-cdc source run` (or the command `argv` names, e.g. `run --only source:<name>`, with
- * `--config` appended); its stderr tail is printed if it exits with an error, and kept for a test
- * that wants to show it (`stderrTail()`).
+ * The dsr-cdc CLI as a real process, run from the TypeScript source through tsx (not through
+ * bin/dsr-cdc.js, which would prefer a possibly stale dist/; the launcher has its own test). Its
+ * stderr tail is printed if it exits with an error, and kept for a test that wants to show it.
  */
-export function spawnSource(
-  fx: CdcFixture,
-  configPath: string,
-  argv: string[] = ['source', 'run', fx.source],
-): ChildProcess & { stderrTail(): string } {
-  const connections = loadConnections();
-  const child = spawn(process.execPath, ['bin/dsr-cdc.js', ...argv, '--config', configPath], {
-    env: {
-      ...process.env,
-      DSR_CDC_TEST_PG_PASSWORD: connections.postgres.password,
-      DSR_CDC_TEST_SF_PASSWORD: connections.snowflake.password,
-    },
+export function spawnCli(argv: string[], env: NodeJS.ProcessEnv): ChildProcess & { stderrTail(): string } {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...argv], {
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -123,9 +114,23 @@ export function spawnSource(
     stderr = (stderr + chunk.toString()).slice(-4_000);
   });
   child.once('exit', (code, signal) => {
-    if (code !== 0 && signal !== 'SIGKILL') process.stderr.write(`source exited ${code}: ${stderr}\n`);
+    if (code !== 0 && signal !== 'SIGKILL')
+      process.stderr.write(`${argv.join(' ')} exited ${code}: ${stderr}\n`);
   });
   return Object.assign(child, { stderrTail: () => stderr });
+}
+
+/** `dsr-cdc source run` (or the command `argv` names, e.g. `run --only source:<name>`) on a config. */
+export function spawnSource(
+  fx: CdcFixture,
+  configPath: string,
+  argv: string[] = ['source', 'run', fx.source],
+): ChildProcess & { stderrTail(): string } {
+  const connections = loadConnections();
+  return spawnCli([...argv, '--config', configPath], {
+    DSR_CDC_TEST_PG_PASSWORD: connections.postgres.password,
+    DSR_CDC_TEST_SF_PASSWORD: connections.snowflake.password,
+  });
 }
 
 /** Polls `check` every 200 ms until it holds; throws `message` after `timeoutMs`. */
