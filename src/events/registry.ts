@@ -81,9 +81,10 @@ export function foreignKeysByContract(
 
 /**
  * Decodes a message in the registry's wire format (magic byte 0, schema id, payload) and names the
- * schema id. Bytes that are not the wire format, or name a schema the registry does not have or
- * cannot decode, throw EVENT_INVALID (poison); a registry that cannot be reached throws
- * CONNECTION_FAILED (retryable): the event may be fine.
+ * schema id. Bytes that are not the wire format, name a schema the registry does not have (404,
+ * 422) or do not decode with their schema throw EVENT_INVALID (poison). Any other failure to fetch
+ * the schema (unreachable, a timeout, 5xx, an open breaker) throws a retryable CONNECTION_FAILED:
+ * the event may be fine, and must not be parked in a DLQ for the registry's trouble.
  */
 export async function decodeWire(
   registry: SchemaRegistry,
@@ -97,19 +98,30 @@ export async function decodeWire(
   }
   const schemaId = bytes.readInt32BE(1);
   try {
-    return { value: await registry.decode(bytes), schemaId };
+    // fetched (and cached by the client) first, so that a failure to decode below is the event's
+    await registry.getSchema(schemaId);
   } catch (error) {
     const status = (error as { status?: number }).status;
-    const malformed =
-      status === 404 ||
-      status === 422 ||
-      !(error as Error).message?.match(/ECONN|timeout|network|socket|fetch/i);
+    if (status === 404 || status === 422) {
+      throw new DsrCdcError('EVENT_INVALID', `the schema registry has no schema ${schemaId}`, {
+        cause: error,
+      });
+    }
     throw new DsrCdcError(
-      malformed ? 'EVENT_INVALID' : 'CONNECTION_FAILED',
-      malformed
-        ? `cannot decode with schema ${schemaId} (${(error as Error).name})`
-        : `the schema registry is unreachable: ${(error as Error).message}`,
-      { retryable: !malformed, cause: error },
+      'CONNECTION_FAILED',
+      `the schema registry did not give schema ${schemaId}: ${(error as Error).message}`,
+      { retryable: true, cause: error },
+    );
+  }
+  try {
+    return { value: await registry.decode(bytes), schemaId };
+  } catch (error) {
+    throw new DsrCdcError(
+      'EVENT_INVALID',
+      `cannot decode with schema ${schemaId} (${(error as Error).name})`,
+      {
+        cause: error,
+      },
     );
   }
 }

@@ -3,7 +3,7 @@ import avsc from 'avsc';
 import { describe, expect, it } from 'vitest';
 import { DsrCdcError } from '../../../src/errors.js';
 import { avroTypeOptions } from '../../../src/events/pg-types.js';
-import { wireEncoder } from '../../../src/events/registry.js';
+import { decodeWire, wireEncoder } from '../../../src/events/registry.js';
 
 const SCHEMA = {
   type: 'record',
@@ -57,5 +57,58 @@ describe('wireEncoder', () => {
     expect((error as DsrCdcError).code).toBe('EVENT_INVALID');
     expect((error as DsrCdcError).message).toContain('id');
     expect((error as DsrCdcError).message).not.toContain('ann@example.test');
+  });
+});
+
+describe('decodeWire', () => {
+  const wire = (id: number, payload: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, 0, id]), payload]);
+  const registry = (getSchema: () => Promise<unknown>, decode: () => Promise<unknown> = async () => ({})) =>
+    ({ getSchema, decode }) as unknown as SchemaRegistry;
+  const failure = async (promise: Promise<unknown>) =>
+    promise.then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+
+  it('decodes with the schema the bytes name', async () => {
+    const type = avsc.Type.forSchema(SCHEMA as avsc.Schema, avroTypeOptions());
+    const real = registryWith(SCHEMA);
+    (real as unknown as { decode: (b: Buffer) => Promise<unknown> }).decode = async (b) =>
+      type.fromBuffer(b.subarray(5));
+    const value = { id: 5n, email: null, blob: null };
+    expect(await decodeWire(real, wire(7, type.toBuffer(value)))).toEqual({ value, schemaId: 7 });
+  });
+
+  it('a schema the registry does not have, or bytes that do not decode, are poison (EVENT_INVALID)', async () => {
+    const missing = registry(async () =>
+      Promise.reject(Object.assign(new Error('Schema not found'), { status: 404 })),
+    );
+    expect(await failure(decodeWire(missing, wire(9, Buffer.from([1]))))).toMatchObject({
+      code: 'EVENT_INVALID',
+    });
+    const garbled = registry(
+      async () => ({}),
+      async () => Promise.reject(new RangeError('truncated buffer')),
+    );
+    expect(await failure(decodeWire(garbled, wire(9, Buffer.from([1]))))).toMatchObject({
+      code: 'EVENT_INVALID',
+    });
+    expect(await failure(decodeWire(garbled, Buffer.from([1, 2, 3])))).toMatchObject({
+      code: 'EVENT_INVALID',
+    });
+  });
+
+  it('any other failure to fetch the schema is retryable, never poison (the event may be fine)', async () => {
+    for (const error of [
+      Object.assign(new Error('Service Unavailable'), { status: 503 }),
+      new Error('the schema registry is unreachable'),
+      new Error('Request aborted'),
+    ]) {
+      const down = registry(async () => Promise.reject(error));
+      expect(await failure(decodeWire(down, wire(9, Buffer.from([1]))))).toMatchObject({
+        code: 'CONNECTION_FAILED',
+        retryable: true,
+      });
+    }
   });
 });

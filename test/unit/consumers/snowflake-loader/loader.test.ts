@@ -82,6 +82,7 @@ function fakes(
 ): Fakes {
   const warehouse = new FakeWarehouse(columns);
   const registry = {
+    getSchema: async () => ({}),
     decode: async (bytes: Buffer) => rows[bytes.readInt32BE(5)],
     getLatestSchemaId: async () => latest,
   } as unknown as SchemaRegistry;
