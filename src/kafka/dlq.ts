@@ -5,7 +5,7 @@
  * any other error contributes only its class.
  */
 import type { Message } from 'kafkajs';
-import { type DsrCdcError, decide, isDsrCdcError } from '../errors.js';
+import { decide, isDsrCdcError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
 import { type TopicFamilies, type TopicSpec, topicSpec } from './topics.js';
@@ -22,12 +22,18 @@ export function dlqTopic(families: TopicFamilies, stage: string): TopicSpec {
   return topicSpec(families, 'dlq', { stage });
 }
 
-/** The dead letter of `poison`; counts it in dsr_cdc_dlq_events_total. */
-export function deadLetter(stage: string, poison: Poison, error: unknown): Message {
+/** Why an event is a dead letter, as headers and logs may say it (never row values). */
+function deadLetterReason(error: unknown): { errorClass: string; reason: string } {
   const errorClass = isDsrCdcError(error) ? error.code : ((error as Error)?.name ?? 'Error');
   const reason = isDsrCdcError(error)
     ? error.message
     : `${errorClass} (details withheld: they may hold row values)`;
+  return { errorClass, reason };
+}
+
+/** The dead letter of `poison`; counts it in dsr_cdc_dlq_events_total. */
+export function deadLetter(stage: string, poison: Poison, error: unknown): Message {
+  const { errorClass, reason } = deadLetterReason(error);
   // counted when built: every caller sends the letter at once or stops the stage
   metrics.dlqEvents.inc({ stage, reason_class: errorClass });
   return {
@@ -61,6 +67,7 @@ export function deadLetterOrStop(
     throw error;
   }
   const { topic, partition, offset } = poison;
-  logger.warn({ topic, partition, offset, code: (error as DsrCdcError).code }, 'event sent to the DLQ');
+  const { errorClass, reason } = deadLetterReason(error);
+  logger.warn({ topic, partition, offset, code: errorClass, reason }, 'event sent to the DLQ');
   return deadLetter(stage, poison, error);
 }
