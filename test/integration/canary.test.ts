@@ -6,21 +6,21 @@
  * clear, base64 (standard and url-safe, at any alignment within a larger value) or hex. The
  * database password is a random one of this test's own login role, not the stack's shared one.
  */
+
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { loadConnections } from '../../src/config/connections.js';
 import { loadConfig } from '../../src/config/load.js';
 import { piiDiscoveryTopics } from '../../src/consumers/pii-discovery/index.js';
 import { readToEnd } from '../../src/kafka/read-to-end.js';
-import { createLogger } from '../../src/observability/logger.js';
 import { metrics } from '../../src/observability/metrics.js';
 import { runRuntime } from '../../src/runtime/index.js';
 import { CdcFixture } from '../support/cdc.js';
+import { memoryLogger } from '../support/logger.js';
 import { uniqueName } from '../support/names.js';
 import { waitFor, writeSourceConfig } from '../support/source-process.js';
 
@@ -93,7 +93,7 @@ describe('canaries never leave the data path', () => {
   };
   /** The source logs in as a role of its own, with the canary password (see beforeAll). */
   const role = uniqueName('canary_login');
-  const lines: string[] = [];
+  let lines: string[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'dsr-cdc-canary-'));
   const controller = new AbortController();
   let running: Promise<void>;
@@ -139,13 +139,9 @@ describe('canaries never leave the data path', () => {
         CANARY_TOKEN: canaries.token,
       },
     });
-    const destination = new Writable({
-      write(chunk, _encoding, done) {
-        lines.push(String(chunk));
-        done();
-      },
-    });
-    const logger = createLogger({ level: 'debug', component: 'dsr-cdc', destination });
+    const memory = memoryLogger('debug', 'dsr-cdc');
+    const { logger } = memory;
+    lines = memory.lines;
     running = runRuntime(config, logger, controller.signal, {
       only: [],
       onListening: (listening) => {

@@ -1,10 +1,9 @@
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load.js';
 import { Secret } from '../../../src/config/schema.js';
 import { kafkaSsl, pgSsl } from '../../../src/config/tls.js';
 import { createKafka } from '../../../src/kafka/client.js';
-import { createLogger } from '../../../src/observability/logger.js';
+import { memoryLogger } from '../../support/logger.js';
 
 const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
 
@@ -138,14 +137,7 @@ describe('client TLS options', () => {
   });
 
   it('logs a warning when certificate checks are off', () => {
-    const lines: string[] = [];
-    const destination = new Writable({
-      write(chunk, _encoding, done) {
-        lines.push(String(chunk));
-        done();
-      },
-    });
-    const logger = createLogger({ level: 'warn', destination });
+    const { logger, lines } = memoryLogger('warn');
     createKafka(
       { brokers: ['b:1'], clientId: 'c', ssl: { rejectUnauthorized: false, insecure: true } },
       logger,

@@ -1,16 +1,10 @@
-import { Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { child, createLogger } from '../../../src/observability/logger.js';
+import { memoryStream } from '../../support/logger.js';
 
-/** A destination that keeps every line pino writes (pino writes synchronously to a plain stream). */
 function memory(): { stream: Writable; lines: string[]; records: () => Record<string, unknown>[] } {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(...String(chunk).split('\n').filter(Boolean));
-      done();
-    },
-  });
+  const { stream, lines } = memoryStream();
   return { stream, lines, records: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>) };
 }
 

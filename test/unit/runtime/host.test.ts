@@ -1,4 +1,3 @@
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load.js';
 import { DsrCdcError } from '../../../src/errors.js';
@@ -7,19 +6,9 @@ import { createMetrics } from '../../../src/observability/metrics.js';
 import type { Component, ComponentId } from '../../../src/runtime/component.js';
 import { Host, selectComponents } from '../../../src/runtime/host.js';
 import { checkReadiness } from '../../../src/runtime/readiness.js';
+import { memoryLogger } from '../../support/logger.js';
 
 const silent = createLogger({ level: 'silent' });
-
-function memoryLogger() {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(String(chunk));
-      done();
-    },
-  });
-  return { logger: createLogger({ level: 'info', destination: stream }), lines };
-}
 
 /** A component that runs until aborted (taking `stopMs` to stop), or fails after `failAfterMs`. */
 function fake(id: ComponentId, { stopMs = 0, failAfterMs }: { stopMs?: number; failAfterMs?: number } = {}) {

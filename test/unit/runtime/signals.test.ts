@@ -1,18 +1,6 @@
-import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { runUntilSignal } from '../../../src/cli/signals.js';
-import { createLogger } from '../../../src/observability/logger.js';
-
-function memoryLogger() {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(String(chunk));
-      done();
-    },
-  });
-  return { logger: createLogger({ level: 'info', destination: stream }), lines };
-}
+import { memoryLogger } from '../../support/logger.js';
 
 /**
  * Starts runUntilSignal with a task that runs until released, with process.exit stubbed (it

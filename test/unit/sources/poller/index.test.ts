@@ -1,8 +1,7 @@
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../../src/config/load.js';
 import { pgClientConfig, warnIfUnverified } from '../../../../src/config/tls.js';
-import { createLogger } from '../../../../src/observability/logger.js';
+import { memoryLogger } from '../../../support/logger.js';
 
 const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
 const files: Record<string, string> = { '/certs/ca.pem': PEM };
@@ -36,17 +35,10 @@ function pollerConnection(tls: string) {
 
 /** The client config and the warnings logged while building it. */
 function clientConfig(tls: string) {
-  const lines: string[] = [];
-  const destination = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(String(chunk));
-      done();
-    },
-  });
-  const logger = createLogger({ level: 'warn', destination });
+  const { logger, messages } = memoryLogger('warn');
   const config = pgClientConfig(pollerConnection(tls), 'sources.crm.connection', readFile);
   warnIfUnverified(config, logger);
-  return { config, warnings: lines.map((line) => (JSON.parse(line) as { msg: string }).msg) };
+  return { config, warnings: messages() };
 }
 
 const thrown = (fn: () => unknown): unknown => {
