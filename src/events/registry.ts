@@ -86,6 +86,9 @@ export function foreignKeysByContract(
  * the schema (unreachable, a timeout, 5xx, an open breaker) throws a retryable CONNECTION_FAILED:
  * the event may be fine, and must not be parked in a DLQ for the registry's trouble.
  */
+/** How often an unknown schema id is asked for again (100 ms doubling: about 6 s in all). */
+export const UNKNOWN_SCHEMA_RETRIES = 6;
+
 export async function decodeWire(
   registry: SchemaRegistry,
   bytes: Buffer,
@@ -97,21 +100,29 @@ export async function decodeWire(
     );
   }
   const schemaId = bytes.readInt32BE(1);
-  try {
-    // fetched (and cached by the client) first, so that a failure to decode below is the event's
-    await registry.getSchema(schemaId);
-  } catch (error) {
-    const status = (error as { status?: number }).status;
-    if (status === 404 || status === 422) {
-      throw new DsrCdcError('EVENT_INVALID', `the schema registry has no schema ${schemaId}`, {
-        cause: error,
-      });
+  // fetched (and cached by the client) first, so that a failure to decode below is the event's
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await registry.getSchema(schemaId);
+      break;
+    } catch (error) {
+      const status = (error as { status?: number }).status;
+      if (status !== 404 && status !== 422) {
+        throw new DsrCdcError(
+          'CONNECTION_FAILED',
+          `the schema registry did not give schema ${schemaId}: ${(error as Error).message}`,
+          { retryable: true, cause: error },
+        );
+      }
+      // a producer registers a schema before using it, and Apicurio has answered 404 for an id
+      // registered a moment earlier: asked again for a few seconds before the event is poison
+      if (attempt >= UNKNOWN_SCHEMA_RETRIES) {
+        throw new DsrCdcError('EVENT_INVALID', `the schema registry has no schema ${schemaId}`, {
+          cause: error,
+        });
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
     }
-    throw new DsrCdcError(
-      'CONNECTION_FAILED',
-      `the schema registry did not give schema ${schemaId}: ${(error as Error).message}`,
-      { retryable: true, cause: error },
-    );
   }
   try {
     return { value: await registry.decode(bytes), schemaId };

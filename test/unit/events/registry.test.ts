@@ -79,6 +79,20 @@ describe('decodeWire', () => {
     expect(await decodeWire(real, wire(7, type.toBuffer(value)))).toEqual({ value, schemaId: 7 });
   });
 
+  it('asks again for a schema the registry did not know a moment ago (a just-registered id)', async () => {
+    let asked = 0;
+    const late = registry(
+      async () => {
+        asked += 1;
+        if (asked < 3) throw Object.assign(new Error('Schema not found'), { status: 404 });
+        return {};
+      },
+      async () => 'decoded',
+    );
+    expect(await decodeWire(late, wire(9, Buffer.from([1])))).toEqual({ value: 'decoded', schemaId: 9 });
+    expect(asked).toBe(3);
+  });
+
   it('a schema the registry does not have, or bytes that do not decode, are poison (EVENT_INVALID)', async () => {
     const missing = registry(async () =>
       Promise.reject(Object.assign(new Error('Schema not found'), { status: 404 })),
@@ -96,7 +110,7 @@ describe('decodeWire', () => {
     expect(await failure(decodeWire(garbled, Buffer.from([1, 2, 3])))).toMatchObject({
       code: 'EVENT_INVALID',
     });
-  });
+  }, 20_000);
 
   it('any other failure to fetch the schema is retryable, never poison (the event may be fine)', async () => {
     for (const error of [
