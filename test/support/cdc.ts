@@ -11,6 +11,7 @@ import { ContractCatalog } from '../../src/events/contracts.js';
 import type { ChangeEnvelope } from '../../src/events/envelope.js';
 import { loadTypes } from '../../src/events/pg-catalog.js';
 import { avroTypeOptions } from '../../src/events/pg-types.js';
+import { decodeWire } from '../../src/events/registry.js';
 import { DEFAULT_BATCHING } from '../../src/kafka/batching-producer.js';
 import { loadTopicFamilies, topicSpec } from '../../src/kafka/topics.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -223,9 +224,10 @@ export class CdcFixture {
               partition,
               offset: message.offset,
               key: message.key
-                ? ((await this.registry.decode(message.key)) as Record<string, unknown>)
+                ? ((await decodeWire(this.registry, message.key)).value as Record<string, unknown>)
                 : null,
-              value: (await this.registry.decode(message.value as Buffer)) as ChangeEnvelope,
+              // decodeWire: the registry may answer 404 for a moment after a schema was registered
+              value: (await decodeWire(this.registry, message.value as Buffer)).value as ChangeEnvelope,
               valueSchemaId: (message.value as Buffer).readInt32BE(1),
             });
             if (enough(events)) settle();

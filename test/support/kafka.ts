@@ -10,7 +10,8 @@ export async function createTopicsAndWait(
   topics: ITopicConfig[],
   timeoutMs = 30_000,
 ): Promise<void> {
-  await admin.createTopics({ topics });
+  // kafkajs' own wait would fail on that answer: the poll below waits instead
+  await admin.createTopics({ topics, waitForLeaders: false });
   if (
     !(await waitForLeaders(
       admin,
